@@ -1,0 +1,196 @@
+"""The supervised SGLang server: launch, readiness, death watch, shutdown.
+
+Contract:
+- ``launch_engine(settings)`` resolves the model and the device, builds and validates the flags
+  (``engine_args``), starts ``python -m sglang.launch_server`` on 127.0.0.1 in its own process
+  group, and returns once ``GET /health`` answers 200. If the server exits or the start-up
+  deadline (``ENGINE_STARTUP_TIMEOUT_S``) passes first, it raises ``EngineStartError`` carrying
+  the last lines of the server's output. The GPU and CPU paths differ only in flags and in
+  ``SGLANG_USE_CPU_ENGINE=1``.
+- The server's output is copied line by line to the worker's stderr (prefixed ``[sglang]``);
+  the last ``TAIL_LINES`` are kept for error messages.
+- ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
+  ``stop()`` having been asked for. ``Engine.alive`` is what jobs check before starting.
+- ``Engine.stop()`` sends SIGTERM to the whole process group, waits
+  ``ENGINE_SHUTDOWN_TIMEOUT_S``, then SIGKILLs. The child also gets SIGTERM from the kernel if
+  the worker dies without cleaning up (``PR_SET_PDEATHSIG``), so no engine outlives its worker.
+- ``info()`` asks the running server what it serves: the model name clients see and whether it
+  understands images (``has_image_understanding``).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .engine_args import EngineLaunch, resolve_argv
+from .errors import WorkerError
+from .model_source import has_cuda_gpu, resolve_model
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+TAIL_LINES = 40
+_PR_SET_PDEATHSIG = 1
+
+
+class EngineStartError(WorkerError):
+    """The engine could not be started; the message holds the reason and its last output."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    base_url: str
+    served_model: str
+    vision: bool
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it if the worker process dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _get_json(url: str, timeout: float) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body.strip() else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+class Engine:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, settings: Settings):
+        self.process = process
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._settings = settings
+        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._stopping = threading.Event()
+        self._pump = threading.Thread(target=self._copy_output, name="engine-output", daemon=True)
+        self._pump.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self) -> str:
+        self._pump.join(timeout=1.0)
+        return "\n".join(self._tail)
+
+    def _copy_output(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._tail.append(line)
+            sys.stderr.write(f"[sglang] {line}\n")
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise EngineStartError(
+                    f"the SGLang server exited with code {self.process.returncode} during "
+                    f"start-up. Its last output:\n{self.tail()}"
+                )
+            try:
+                if _get_json(f"{self.base_url}/health", timeout=2.0)[0] == 200:
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise EngineStartError(
+            f"the SGLang server was not healthy after {timeout_s:.0f} s "
+            f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{self.tail()}"
+        )
+
+    def info(self) -> EngineInfo:
+        _, models = _get_json(f"{self.base_url}/v1/models", timeout=10.0)
+        served = models["data"][0]["id"]  # type: ignore[index]
+        vision = False
+        for route in ("/model_info", "/get_model_info"):
+            status, body = _get_json(f"{self.base_url}{route}", timeout=10.0)
+            if status == 200 and isinstance(body, dict):
+                vision = bool(body.get("has_image_understanding"))
+                break
+        return EngineInfo(self.base_url, served, vision)
+
+    def watch(self, on_death: Callable[[int], None]) -> None:
+        def wait() -> None:
+            code = self.process.wait()
+            if not self._stopping.is_set():
+                on_death(code)
+
+        threading.Thread(target=wait, name="engine-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if not self.alive:
+            return
+        log.info("stopping the SGLang server (pid %d)", self.process.pid)
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=self._settings.engine_shutdown_timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("the SGLang server ignored SIGTERM; killing it")
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+
+
+def engine_environment(*, cpu: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if cpu:
+        env["SGLANG_USE_CPU_ENGINE"] = "1"
+    return env
+
+
+def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
+    started = time.monotonic()
+    gpu = has_cuda_gpu()
+    model = resolve_model(settings, gpu=gpu)
+    launch = EngineLaunch(
+        model_path=model,
+        port=settings.engine_port or free_port(),
+        cpu=not gpu,
+        max_total_tokens=settings.cpu_max_total_tokens,
+    )
+    env = engine_environment(cpu=launch.cpu)
+    argv = resolve_argv(sys.executable, launch, env)
+    log.info("starting SGLang (%s): %s", "cpu" if launch.cpu else "gpu", " ".join(argv))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sglang.launch_server", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, start_new_session=True, preexec_fn=_die_with_parent,
+    )
+    engine = Engine(process, launch.port, settings)
+    try:
+        engine.wait_ready(settings.engine_startup_timeout_s)
+        info = engine.info()
+    except BaseException:
+        engine.stop()
+        raise
+    log.info("SGLang ready in %.1f s: model=%s vision=%s", time.monotonic() - started,
+             info.served_model, info.vision)
+    return engine, info

@@ -1,0 +1,208 @@
+"""Build and validate the SGLang server's command line from environment variables.
+
+Contract, in the order the rules apply:
+1. The flag table comes from SGLang's own argument parser (``ServerArgs.add_cli_args``), never a
+   hand-kept list: every long option ``--foo-bar`` is settable as ``FOO_BAR``. Aliases count
+   (``--tp-size`` and ``--tensor-parallel-size`` are ``TP_SIZE`` and ``TENSOR_PARALLEL_SIZE``).
+2. Kinds: a switch (``store_true``) is added when its variable is true (1/true/yes/on) and left
+   out when false; a ``--foo/--no-foo`` pair gives ``--foo`` or ``--no-foo``; a list flag
+   (``nargs`` ``+``/``*``) is split shell-style into several values; anything else is
+   ``--flag value``. A value that is neither true nor false for a switch is an error.
+3. Reserved names the worker owns are never read as flags: ``HOST``, ``PORT``, ``MODEL``,
+   ``MODEL_PATH`` (use ``MODEL_NAME``), ``HELP`` and ``CONFIG`` (too generic an environment name;
+   pass ``--config`` through ``SGLANG_ARGS``). ``TOKENIZER_NAME`` and ``MODEL_REVISION`` are
+   aliases of ``--tokenizer-path`` and ``--revision``.
+4. The worker adds ``--model-path``, ``--host 127.0.0.1`` and ``--port``; on a machine without
+   a GPU also ``--device cpu`` and ``--max-total-tokens`` (``CPU_MAX_TOTAL_TOKENS``) unless the
+   user set them.
+5. ``SGLANG_ARGS`` is split shell-style and appended last, so it wins over variables.
+6. The whole command line is parsed with SGLang's parser before launch; a rejection is reported
+   naming the environment variable that produced the offending flag.
+
+Importing SGLang's parser costs seconds and pulls in torch, so the worker runs this module as a
+subprocess (``python -m sglang_worker.engine_args``) with the engine's interpreter; the pure
+functions here take the parser's actions as plain data and are tested without SGLang.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import WorkerError
+
+Kind = Literal["switch", "negatable", "list", "value"]
+RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "HELP", "CONFIG"})
+ALIASES = {"TOKENIZER_NAME": "--tokenizer-path", "MODEL_REVISION": "--revision"}
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class EngineConfigError(WorkerError):
+    """The engine cannot be configured from the environment (reported at start-up)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    option: str  # the long option, e.g. "--context-length"
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLaunch:
+    model_path: str
+    port: int
+    cpu: bool
+    max_total_tokens: int
+
+
+def env_name(option: str) -> str:
+    return option.removeprefix("--").upper().replace("-", "_")
+
+
+def flag_table(parser: argparse.ArgumentParser) -> dict[str, Flag]:
+    """Every settable variable name mapped to its flag, from a parser's actions."""
+    table: dict[str, Flag] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            kind: Kind = "negatable"
+        elif action.nargs == 0:
+            kind = "switch"
+        elif action.nargs in ("+", "*"):
+            kind = "list"
+        else:
+            kind = "value"
+        for option in action.option_strings:
+            if not option.startswith("--"):
+                continue
+            if kind == "negatable" and option.startswith("--no-"):
+                continue
+            name = env_name(option)
+            if name not in RESERVED:
+                table[name] = Flag(option, kind)
+    for name, option in ALIASES.items():
+        table[name] = Flag(option, "value")
+    return table
+
+
+def _as_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise EngineConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def argv_from_env(
+    env: Mapping[str, str], table: Mapping[str, Flag], launch: EngineLaunch
+) -> tuple[list[str], dict[str, str]]:
+    """The server's argv, and for each flag the variable it came from (for error messages)."""
+    argv = ["--model-path", launch.model_path, "--host", "127.0.0.1", "--port", str(launch.port)]
+    sources = {"--model-path": "MODEL_NAME", "--port": "ENGINE_PORT"}
+    for name in sorted(set(env) & set(table)):
+        flag, raw = table[name], env[name]
+        if flag.kind == "switch":
+            if _as_bool(name, raw):
+                argv.append(flag.option)
+        elif flag.kind == "negatable":
+            on = _as_bool(name, raw)
+            argv.append(flag.option if on else "--no-" + flag.option.removeprefix("--"))
+        elif flag.kind == "list":
+            argv += [flag.option, *shlex.split(raw)]
+        else:
+            argv += [flag.option, raw]
+        sources[flag.option] = name
+    if launch.cpu:
+        if "DEVICE" not in env:
+            argv += ["--device", "cpu"]
+        if "MAX_TOTAL_TOKENS" not in env:
+            argv += ["--max-total-tokens", str(launch.max_total_tokens)]
+            sources["--max-total-tokens"] = "CPU_MAX_TOTAL_TOKENS"
+    extra = shlex.split(env.get("SGLANG_ARGS", ""))
+    for token in extra:
+        if token.startswith("--"):
+            sources.setdefault(token.split("=", 1)[0], "SGLANG_ARGS")
+    return argv + extra, sources
+
+
+def explain_rejection(stderr: str, sources: Mapping[str, str]) -> str:
+    """Turn argparse's ``error:`` line into a message naming the variable behind the flag."""
+    line = next((ln for ln in reversed(stderr.splitlines()) if "error:" in ln), stderr.strip())
+    message = line.split("error:", 1)[-1].strip()
+    for option in re.findall(r"--[a-z0-9][a-z0-9-]*", message):
+        if option in sources:
+            return f"{sources[option]}: {message}"
+    if "unrecognized arguments" in message:
+        return f"SGLANG_ARGS: {message}"
+    return message
+
+
+def build_argv(env: Mapping[str, str], launch: EngineLaunch) -> list[str]:
+    """Build the argv from ``env`` and check it with SGLang's parser (imports SGLang)."""
+    from sglang.srt.server_args import ServerArgs
+
+    parser = argparse.ArgumentParser(prog="sglang", exit_on_error=True)
+    ServerArgs.add_cli_args(parser)
+    argv, sources = argv_from_env(env, flag_table(parser), launch)
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            parser.parse_args(argv)
+    except SystemExit:
+        raise EngineConfigError(
+            "invalid SGLang server setting: " + explain_rejection(stderr.getvalue(), sources)
+        ) from None
+    return argv
+
+
+def resolve_argv(python: str, launch: EngineLaunch, env: Mapping[str, str]) -> list[str]:
+    """Run ``build_argv`` in a subprocess of the engine's interpreter; return the argv."""
+    request = json.dumps(
+        {"model_path": launch.model_path, "port": launch.port, "cpu": launch.cpu,
+         "max_total_tokens": launch.max_total_tokens}
+    )
+    package_root = str(Path(__file__).resolve().parents[1])
+    child_env = {**env, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, env.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [python, "-m", "sglang_worker.engine_args"],
+        input=request, capture_output=True, text=True, env=child_env, check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise EngineConfigError(
+            f"could not check the SGLang flags (exit {done.returncode}): "
+            f"{done.stderr.strip()[-2000:]}"
+        )
+    answer = json.loads(lines[-1])
+    if "error" in answer:
+        raise EngineConfigError(answer["error"])
+    return answer["argv"]
+
+
+def _main() -> int:
+    launch = EngineLaunch(**json.loads(sys.stdin.read()))
+    try:
+        answer: dict[str, object] = {"argv": build_argv(os.environ, launch)}
+    except EngineConfigError as exc:
+        answer = {"error": exc.message}
+    print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,94 @@
+"""HTTP calls from the worker to its SGLang server, over one shared aiohttp session.
+
+Contract:
+- One ``aiohttp.ClientSession`` per event loop, created lazily inside the running loop (the
+  RunPod SDK owns the loop), with a connect deadline (``ENGINE_CONNECT_TIMEOUT_S``) and a read
+  deadline between bytes (``ENGINE_READ_TIMEOUT_S``) and no total deadline, since a long
+  generation is legitimate while it keeps producing.
+- ``call(request)`` returns the engine's JSON response; ``stream(request)`` yields batches of
+  whole SSE events as they arrive (see ``stream.batch_events``), never buffering the response.
+- A 4xx/5xx answer raises the mapped ``WorkerError`` with SGLang's own message. Transport
+  failures raise ``EngineUnavailable`` (connection refused or cut) or ``EngineTimeout``.
+- When the caller stops early (the job is cancelled or the consumer goes away) the response is
+  closed, not returned to the pool, so SGLang sees the disconnect and aborts the generation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from .errors import EngineTimeout, EngineUnavailable, engine_error_from_body
+from .request import EngineRequest
+from .settings import Settings
+from .stream import batch_events
+
+
+class EngineClient:
+    def __init__(self, base_url: str, settings: Settings):
+        self.base_url = base_url
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=self._settings.engine_connect_timeout_s,
+                sock_read=self._settings.engine_read_timeout_s,
+            )
+            self._session = aiohttp.ClientSession(
+                timeout=timeout,
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                json_serialize=lambda obj: json.dumps(obj, ensure_ascii=False),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @asynccontextmanager
+    async def _open(self, request: EngineRequest) -> AsyncIterator[aiohttp.ClientResponse]:
+        session = self._get_session()
+        url = self.base_url + request.route
+        try:
+            async with session.request(request.method, url, json=request.body) as response:
+                try:
+                    if response.status >= 400:
+                        raise engine_error_from_body(response.status, await response.read())
+                    yield response
+                finally:
+                    response.close()
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise EngineTimeout(
+                f"the engine sent nothing for {self._settings.engine_read_timeout_s:.0f} s "
+                "(ENGINE_READ_TIMEOUT_S)"
+            ) from None
+        except aiohttp.ClientConnectorError:
+            raise EngineUnavailable(
+                f"cannot connect to the engine at {self.base_url}: it is not running"
+            ) from None
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise EngineUnavailable(
+                f"the engine connection failed mid-request ({type(exc).__name__}); "
+                "the engine may have crashed"
+            ) from None
+
+    async def call(self, request: EngineRequest) -> Any:
+        async with self._open(request) as response:
+            return json.loads(await response.read())
+
+    async def stream(self, request: EngineRequest) -> AsyncIterator[list[bytes]]:
+        async with self._open(request) as response:
+            async for batch in batch_events(
+                response.content.readany,
+                window_s=self._settings.stream_batch_window_ms / 1000.0,
+                max_bytes=self._settings.stream_max_yield_bytes,
+            ):
+                yield batch

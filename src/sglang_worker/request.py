@@ -1,0 +1,136 @@
+"""What the worker sends to the engine: the route allowlist and body validation.
+
+Contract:
+- ``EngineRequest`` is the single description of one call to SGLang: route, method, body,
+  whether it streams, and whether the job speaks the OpenAI route (raw SSE text out) or a native
+  shape (parsed objects out).
+- Only inference and read-only routes are reachable (``INFERENCE_ROUTES``, ``READ_ROUTES``).
+  Admin routes (``/shutdown``, ``/flush_cache``, ``/update_weights*`` ...) are refused.
+- Bodies are validated with pydantic for shape only; the request's own dict is forwarded
+  untouched (tools, response_format, logprobs ... pass through), except that a missing
+  ``model`` is filled with the served model's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InvalidRequest, RouteNotAllowed
+
+CHAT_ROUTE = "/v1/chat/completions"
+COMPLETIONS_ROUTE = "/v1/completions"
+GENERATE_ROUTE = "/generate"
+MODELS_ROUTE = "/v1/models"
+
+INFERENCE_ROUTES = frozenset(
+    {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, "/v1/embeddings", "/v1/tokenize",
+     "/v1/detokenize"}
+)
+# /server_info is left out on purpose: it echoes the launch command, which can hold secrets.
+READ_ROUTES = frozenset(
+    {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRequest:
+    route: str
+    method: str  # "GET" or "POST"
+    body: dict[str, Any] | None
+    stream: bool
+    openai_route: bool  # output raw SSE text (True) or parsed objects (False)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChatMessage(_Open):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatBody(_Open):
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str | None = None
+    stream: bool = False
+
+
+class CompletionBody(_Open):
+    prompt: str | list[str] | list[int] | list[list[int]]
+    model: str | None = None
+    stream: bool = False
+
+
+class GenerateBody(_Open):
+    text: str | list[str] | None = None
+    input_ids: list[int] | list[list[int]] | None = None
+    sampling_params: dict[str, Any] | list[dict[str, Any]] | None = None
+    stream: bool = False
+
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {
+    CHAT_ROUTE: ChatBody,
+    COMPLETIONS_ROUTE: CompletionBody,
+    GENERATE_ROUTE: GenerateBody,
+}
+
+
+def normalise_route(route: Any) -> str:
+    """Canonical form of a route: leading slash, no query string, no trailing slash."""
+    if not isinstance(route, str) or not route.strip():
+        raise InvalidRequest("openai_route must be a non-empty string such as "
+                             f"'{CHAT_ROUTE}'", param="openai_route")
+    path = "/" + route.strip().split("?", 1)[0].strip("/")
+    return path.removeprefix("/openai") if path.startswith("/openai/v1/") else path
+
+
+def is_read_route(route: str) -> bool:
+    return route in READ_ROUTES or route.startswith(MODELS_ROUTE + "/")
+
+
+def check_route(route: str) -> None:
+    if route in INFERENCE_ROUTES or is_read_route(route):
+        return
+    allowed = ", ".join(sorted(INFERENCE_ROUTES | READ_ROUTES))
+    raise RouteNotAllowed(f"route '{route}' is not served by this worker; allowed: {allowed}",
+                          param="openai_route")
+
+
+def _param_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]:
+    """Check the body's shape for ``route`` and fill a missing ``model``; return the body."""
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"the request body for {route} must be a JSON object, "
+                             f"got {type(body).__name__}")
+    model = _BODY_MODELS.get(route)
+    if model is not None:
+        try:
+            model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = _param_path(first["loc"])
+            raise InvalidRequest(f"{where}: {first['msg']}", param=where or None) from None
+    if route != GENERATE_ROUTE and not body.get("model"):
+        body = {**body, "model": served_model}
+    return body
+
+
+def build_request(route: str, body: Any, *, openai_route: bool,
+                  served_model: str) -> EngineRequest:
+    """The one place an ``EngineRequest`` is made: allowlist, method, validation, stream flag."""
+    check_route(route)
+    if is_read_route(route):
+        return EngineRequest(route, "GET", None, stream=False, openai_route=openai_route)
+    body = validate_body(route, body, served_model=served_model)
+    return EngineRequest(route, "POST", body, stream=body.get("stream") is True,
+                         openai_route=openai_route)

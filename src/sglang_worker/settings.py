@@ -1,0 +1,176 @@
+"""The worker's own settings: every environment variable it reads, in one model.
+
+Contract:
+- Each field is one environment variable (the field name, upper-cased), with its default and a
+  description. The README's configuration table is generated from this model and a test checks
+  that the two agree.
+- SGLang server flags are *not* listed here: any SGLang flag can be set by its upper-case name
+  (``CONTEXT_LENGTH``, ``TOOL_CALL_PARSER``, ...) and is read by ``engine_args``. A test checks
+  that no field here shadows an SGLang flag or a variable SGLang itself reads with another
+  meaning (SGLang reads ``REQUEST_TIMEOUT`` as its image-fetch timeout, so the worker never uses
+  that name).
+- Durations are in seconds (``_S``) or milliseconds (``_MS``), sizes in bytes, as the suffix says.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # --- The model and the engine process -------------------------------------------------
+    model_name: str | None = Field(
+        None,
+        description="Model to serve: a Hugging Face hub id or a local path. Unset on a machine "
+        "without a GPU: the project's tiny test model, built on first use.",
+    )
+    sglang_args: str = Field(
+        "",
+        description="Extra SGLang server flags, split shell-style, appended after the flags "
+        "built from upper-case SGLang flag variables.",
+    )
+    engine_port: int = Field(
+        0, ge=0, le=65535, description="Loopback port of the SGLang server; 0 picks a free one."
+    )
+    engine_startup_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="How long the engine may take to report healthy (includes a model "
+        "download on a cold start) before the worker gives up and exits non-zero.",
+    )
+    engine_shutdown_timeout_s: float = Field(
+        15.0, gt=0, description="Grace period after SIGTERM before the engine is killed."
+    )
+    engine_connect_timeout_s: float = Field(
+        10.0, gt=0, description="Connect deadline for each request to the engine."
+    )
+    engine_read_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Longest silence allowed from the engine: before a non-streaming response, "
+        "or between two streamed events. A job that exceeds it fails with a clear error.",
+    )
+    cpu_max_total_tokens: int = Field(
+        8192,
+        gt=0,
+        description="KV-cache cap (--max-total-tokens) used on a machine without a GPU, unless "
+        "MAX_TOTAL_TOKENS is set. Without a cap SGLang sizes the cache at ~70% of RAM.",
+    )
+    tiny_model_dir: Path = Field(
+        PROJECT_ROOT / ".cache" / "models" / "tiny-qwen2-vl",
+        description="Where the tiny test model is built when MODEL_NAME is unset on a CPU.",
+    )
+
+    # --- Jobs and streaming ---------------------------------------------------------------
+    max_concurrency: int = Field(
+        32,
+        ge=1,
+        description="Jobs one worker runs at once. SGLang batches concurrent requests, so a "
+        "worker is mostly waiting on I/O; 32 keeps a GPU busy without queueing jobs that "
+        "another worker could take.",
+    )
+    stream_batch_window_ms: float = Field(
+        50.0,
+        ge=0,
+        description="Streamed events that arrive within this window after the previous yield "
+        "are sent as one yield (one HTTP request to RunPod). The first event is never "
+        "delayed. 0 yields every event on its own.",
+    )
+    stream_max_yield_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        description="A batched yield is flushed before it grows past this size (RunPod caps a "
+        "stream chunk at 1 MB).",
+    )
+    worker_log_level: str = Field(
+        "INFO", description="Log level of the worker's own logs (DEBUG, INFO, WARNING, ERROR)."
+    )
+
+    # --- Images ---------------------------------------------------------------------------
+    max_image_bytes: int = Field(
+        20 * MB, gt=0, description="Largest accepted image, in bytes, as received (downloaded, "
+        "decoded from base64 or read from disk). A download is cut off as soon as it passes it."
+    )
+    max_images_per_request: int = Field(
+        32, ge=0, description="Most image parts one request may carry (0 refuses all images)."
+    )
+    max_total_image_bytes: int = Field(
+        64 * MB, gt=0, description="Largest total of all distinct images in one request, in "
+        "bytes. Downloads stop as soon as the total passes it."
+    )
+    max_image_pixels: int = Field(
+        100_000_000, gt=0, description="Largest image accepted, in pixels (width x height), "
+        "read from the image header before anything is decoded. Also set as Pillow's own "
+        "decompression-bomb limit."
+    )
+    image_max_side: int = Field(
+        4096, ge=0, description="Images with a longer side are downscaled to it, keeping the "
+        "aspect ratio. 0: no limit."
+    )
+    image_max_pixels: int = Field(
+        16384 * 28 * 28, ge=0, description="Images with more pixels are downscaled to this "
+        "budget, keeping the aspect ratio. The default is Qwen2-VL's largest input "
+        "(12,845,056), so a Qwen-VL model sees no less detail. 0: no limit."
+    )
+    image_jpeg_quality: int = Field(
+        90, ge=1, le=100, description="JPEG quality used when a changed photo is re-encoded."
+    )
+    image_workers: int = Field(
+        4, ge=1, description="Threads that decode and resize images. Pillow releases the GIL "
+        "while it works, so they run in parallel; keep it at or below the CPU cores to spare."
+    )
+    image_fetch_timeout_s: float = Field(
+        20.0, gt=0, description="Deadline for downloading one image URL, redirects included. "
+        "A server that trickles bytes is cut off when it passes."
+    )
+    image_fetch_connect_timeout_s: float = Field(
+        5.0, gt=0, description="Deadline for connecting to an image URL's server."
+    )
+    image_max_redirects: int = Field(
+        5, ge=0, description="Most redirects followed for one image URL; each hop is checked "
+        "again (scheme, allowed domains, address)."
+    )
+    image_allow_private_urls: bool = Field(
+        False, description="Allow image URLs on loopback, private, link-local and other "
+        "non-public addresses. For local testing only: it turns the SSRF guard off."
+    )
+    image_allowed_domains: str = Field(
+        "", description="Comma-separated domains image URLs may use (a domain also allows its "
+        "subdomains). Empty: any public host."
+    )
+    image_local_dir: Path | None = Field(
+        None, description="Directory from which local image paths and file:// URLs may be "
+        "read (symlinks are resolved and must stay inside). Unset: local files are refused."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment once."""
+    return Settings()
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from ``Settings`` (a test keeps them equal)."""
+    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, Path):
+            default = default.relative_to(PROJECT_ROOT) if default.is_relative_to(
+                PROJECT_ROOT) else default
+        shown = "unset" if default is None or default == "" else f"`{default}`"
+        rows.append(f"| `{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,64 @@
+"""One real SGLang CPU server per test session, and workers wired to it.
+
+The server is started through the worker's own ``launch_engine`` (the code path of
+``python handler.py``), serving the tiny Qwen2-VL that ``builder/`` makes. If it cannot start,
+every integration test errors: nothing here skips.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sglang_worker.engine import Engine, EngineInfo, launch_engine
+from sglang_worker.handler import Worker
+from sglang_worker.main import make_worker
+from sglang_worker.settings import PROJECT_ROOT, Settings
+
+MODELS = PROJECT_ROOT / ".cache" / "models"
+
+
+def build_model(name: str, *extra: str) -> Path:
+    out = MODELS / name
+    subprocess.run([sys.executable, str(PROJECT_ROOT / "builder" / "build_tiny_model.py"),
+                    "--out", str(out), *extra], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_vl_model() -> Path:
+    return build_model("tiny-qwen2-vl")
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model() -> Path:
+    return build_model("tiny-qwen2-text", "--text-only")
+
+
+@pytest.fixture(scope="session")
+def settings(tiny_vl_model: Path) -> Settings:
+    return Settings(model_name=str(tiny_vl_model), image_allow_private_urls=True)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Engine:
+    engine, info = launch_engine(settings)
+    engine.test_info = info  # type: ignore[attr-defined]
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_info(engine: Engine) -> EngineInfo:
+    return engine.test_info  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, engine: Engine, engine_info: EngineInfo) -> Worker:
+    worker = make_worker(settings, engine_info, engine)
+    yield worker
+    await worker.client.close()
+    await worker.images.close()

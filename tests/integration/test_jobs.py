@@ -1,0 +1,130 @@
+"""Jobs through the worker's handler against the real SGLang CPU server (shared per session)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CHAT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8,
+        "temperature": 0}
+LONG = {"messages": [{"role": "user", "content": "Count."}], "max_tokens": 3000,
+        "temperature": 0, "ignore_eos": True, "stream": True}
+
+
+async def run_job(worker, job_input, job_id: str = "test") -> list:
+    return [out async for out in worker.handle({"id": job_id, "input": job_input})]
+
+
+def sse_events(text: str) -> list[str]:
+    assert text.endswith("\n\n"), "every yield must end on an event boundary"
+    return [block for block in text.split("\n\n") if block]
+
+
+def running_requests(engine) -> int:
+    """SGLang's live count of requests being generated (its /v1/loads snapshot)."""
+    with urllib.request.urlopen(f"{engine.base_url}/v1/loads", timeout=5) as response:
+        loads = json.loads(response.read())["loads"]
+    return sum(rank["num_running_reqs"] + rank["num_waiting_reqs"] for rank in loads)
+
+
+async def test_chat_non_streaming_on_the_openai_route(worker, engine_info):
+    outputs = await run_job(worker, {"openai_route": "/v1/chat/completions",
+                                     "openai_input": CHAT})
+    assert len(outputs) == 1
+    response = outputs[0]
+    assert response["object"] == "chat.completion"
+    assert response["model"] == engine_info.served_model
+    assert isinstance(response["choices"][0]["message"]["content"], str)
+    assert response["usage"]["completion_tokens"] > 0
+
+
+async def test_chat_streaming_on_the_openai_route_yields_whole_sse_events(worker):
+    outputs = await run_job(worker, {"openai_route": "/v1/chat/completions",
+                                     "openai_input": {**CHAT, "stream": True}})
+    assert all(isinstance(out, str) for out in outputs)
+    events = [e for out in outputs for e in sse_events(out)]
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
+    assert chunks[0]["object"] == "chat.completion.chunk"
+    assert chunks[0]["choices"][0]["delta"].get("role") == "assistant"
+    assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+async def test_direct_chat_shape_streams_parsed_chunk_objects(worker):
+    outputs = await run_job(worker, {**CHAT, "stream": True})
+    assert len(outputs) >= 2 and all(isinstance(out, dict) for out in outputs)
+    assert all(out["object"] == "chat.completion.chunk" for out in outputs)
+
+
+async def test_completions_with_prompt(worker):
+    outputs = await run_job(worker, {"prompt": "Once upon a time", "max_tokens": 6,
+                                     "temperature": 0})
+    assert outputs[0]["object"] == "text_completion"
+    assert outputs[0]["usage"]["completion_tokens"] > 0
+
+
+async def test_native_generate(worker):
+    outputs = await run_job(worker, {"text": "Hello", "sampling_params": {"max_new_tokens": 4}})
+    assert isinstance(outputs[0]["text"], str) and "meta_info" in outputs[0]
+
+
+@pytest.mark.parametrize("openai_input", [None, {}])
+async def test_models_is_a_get(worker, engine_info, openai_input):
+    outputs = await run_job(worker, {"openai_route": "/v1/models", "openai_input": openai_input})
+    assert outputs[0]["object"] == "list"
+    assert outputs[0]["data"][0]["id"] == engine_info.served_model
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_engine_400_is_passed_through_in_the_error_contract(worker, stream):
+    outputs = await run_job(worker, {"openai_route": "/v1/chat/completions",
+                                     "openai_input": {**CHAT, "max_tokens": 100000,
+                                                      "stream": stream}})
+    assert len(outputs) == 1 and set(outputs[0]) == {"error"}
+    error = json.loads(outputs[0]["error"])["error"]
+    assert error["code"] == 400 and error["type"] == "invalid_request_error"
+    assert "maximum context length" in error["message"]
+
+
+async def test_bad_input_fails_the_job_without_reaching_the_engine(worker):
+    outputs = await run_job(worker, {"openai_route": "/shutdown", "openai_input": {"x": 1}})
+    assert json.loads(outputs[0]["error"])["error"]["code"] == 404
+    outputs = await run_job(worker, {"openai_route": "/v1/models"})
+    assert outputs[0]["object"] == "list"  # the engine is still up
+
+
+async def test_streaming_really_streams(worker, engine):
+    """The first yield arrives while SGLang is still generating the rest."""
+    body = {**LONG, "max_tokens": 200}
+    job = worker.handle({"id": "streams", "input": {"openai_route": "/v1/chat/completions",
+                                                    "openai_input": body}})
+    first = await anext(job)
+    assert first.startswith("data: ") and "[DONE]" not in first
+    assert running_requests(engine) >= 1  # generation goes on behind the first event
+    rest = [out async for out in job]
+    assert len(rest) >= 2
+    assert rest[-1].endswith("data: [DONE]\n\n")
+
+
+async def test_cancelling_a_job_aborts_the_engine_request(worker, engine):
+    async def consume(started: asyncio.Event) -> None:
+        async for _ in worker.handle({"id": "cancel-me", "input": LONG}):
+            started.set()
+
+    started = asyncio.Event()
+    task = asyncio.create_task(consume(started))
+    await asyncio.wait_for(started.wait(), 60)
+    assert running_requests(engine) >= 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):  # SGLang notices the closed connection and frees the slot
+        if running_requests(engine) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert running_requests(engine) == 0

@@ -1,0 +1,99 @@
+"""Job shapes -> EngineRequest: the accepted shapes, the route allowlist and refusals."""
+
+import pytest
+
+from sglang_worker.errors import InvalidRequest, RouteNotAllowed
+from sglang_worker.job_input import parse_job_input
+
+MODEL = "served-model"
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def parse(job_input):
+    return parse_job_input(job_input, served_model=MODEL)
+
+
+def test_openai_route_chat_is_a_post_with_the_model_filled():
+    req = parse({"openai_route": "/v1/chat/completions", "openai_input": {**CHAT, "stream": True}})
+    assert (req.route, req.method, req.stream, req.openai_route) == (
+        "/v1/chat/completions", "POST", True, True)
+    assert req.body["model"] == MODEL
+    assert req.body["messages"] == CHAT["messages"]
+
+
+def test_openai_route_keeps_a_given_model_and_every_other_field():
+    body = {**CHAT, "model": "mine", "tools": [{"type": "function"}], "logprobs": True,
+            "response_format": {"type": "json_object"}}
+    req = parse({"openai_route": "/v1/chat/completions", "openai_input": body})
+    assert req.body == body
+
+
+@pytest.mark.parametrize("openai_input", [None, {}, "absent"])
+def test_models_route_is_a_get_whatever_the_input(openai_input):
+    job = {"openai_route": "/v1/models"}
+    if openai_input != "absent":
+        job["openai_input"] = openai_input
+    req = parse(job)
+    assert (req.method, req.body, req.stream) == ("GET", None, False)
+
+
+@pytest.mark.parametrize("route", ["v1/models", "/v1/models/", "/openai/v1/models",
+                                   "/v1/models?x=1"])
+def test_route_spellings_are_normalised(route):
+    assert parse({"openai_route": route}).route == "/v1/models"
+
+
+ADMIN_ROUTES = ["/shutdown", "/flush_cache", "/update_weights_from_disk", "/abort_request",
+                "/update_weights_from_tensor", "/start_profile", "/server_info", "/v1/files",
+                "/../shutdown"]
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES)
+def test_admin_and_unknown_routes_are_refused(route):
+    with pytest.raises(RouteNotAllowed) as info:
+        parse({"openai_route": route, "openai_input": {"x": 1}})
+    assert info.value.status == 404
+    assert "not served by this worker" in info.value.message
+
+
+def test_inference_route_without_input_is_refused():
+    with pytest.raises(InvalidRequest, match="openai_input is required"):
+        parse({"openai_route": "/v1/chat/completions", "openai_input": {}})
+
+
+def test_direct_chat_body_merges_legacy_sampling_params_top_level_wins():
+    req = parse({**CHAT, "max_tokens": 5, "sampling_params": {"max_tokens": 99, "temperature": 0}})
+    assert req.route == "/v1/chat/completions" and not req.openai_route
+    assert req.body["max_tokens"] == 5 and req.body["temperature"] == 0
+    assert "sampling_params" not in req.body
+
+
+def test_prompt_goes_to_completions():
+    req = parse({"prompt": "Once", "stream": True})
+    assert (req.route, req.stream, req.body["model"]) == ("/v1/completions", True, MODEL)
+
+
+def test_native_generate_body_passes_untouched():
+    body = {"text": "hi", "sampling_params": {"max_new_tokens": 4}, "image_data": "x"}
+    req = parse(body)
+    assert req.route == "/generate" and req.body == body and "model" not in req.body
+
+
+@pytest.mark.parametrize("job_input, fragment", [
+    ("just text", "must be a JSON object"),
+    ([1, 2], "must be a JSON object"),
+    ({"foo": 1}, "unrecognised job input (keys: foo)"),
+    ({"messages": []}, "messages: List should have at least 1 item"),
+    ({"messages": "hi"}, "messages:"),
+    ({"messages": [{"content": "no role"}]}, "messages[0].role: Field required"),
+    ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+    ({"prompt": {"a": 1}}, "prompt"),
+    ({**CHAT, "sampling_params": [1]}, "sampling_params must be an object"),
+    ({"openai_route": 7}, "openai_route must be a non-empty string"),
+    ({"openai_route": "/v1/chat/completions", "openai_input": "hi"}, "must be a JSON object"),
+])
+def test_bad_inputs_say_what_to_fix(job_input, fragment):
+    with pytest.raises(InvalidRequest) as info:
+        parse(job_input)
+    assert fragment in info.value.message
+    assert info.value.status == 400 or isinstance(info.value, RouteNotAllowed)
