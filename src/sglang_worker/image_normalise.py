@@ -1,0 +1,239 @@
+"""Turn the bytes of one image into bytes SGLang can use: Pillow work, synchronous, pure.
+
+Contract (the steps, in the order they apply):
+1. The format is sniffed from the bytes (``image_format``). Anything but JPEG, PNG, GIF, WebP,
+   BMP and TIFF is refused, naming what was found ("not a supported image: detected PDF").
+2. Only the header is parsed (Pillow's plugin for that format, opened lazily). The pixel count
+   is checked against ``max_pixels`` there, so a decompression bomb (a PNG declaring
+   50,000 x 50,000) is refused before any decoder runs.
+3. Pass-through: a JPEG, PNG or WebP that is already 8-bit RGB or greyscale, has no
+   transparency, no EXIF rotation, one frame, fits the size targets, and ends where its format
+   says it ends (JPEG end marker, PNG ``IEND``, WebP RIFF length) is returned byte for byte,
+   its pixels never decoded. The end check catches truncated files and appended payloads;
+   corruption inside the compressed data of such a file is left for SGLang's own decoder.
+4. Everything else is decoded once and, in order: reduced at decode time (JPEG DCT scaling with
+   ``draft``), rotated upright (EXIF orientation), brought to 8-bit RGB or greyscale (alpha
+   and palette transparency composited onto white; CMYK, YCCK, 16-bit and other modes
+   converted), then downscaled with ``reduce`` plus Lanczos to fit ``max_side`` and
+   ``target_pixels`` (aspect ratio kept).
+   Animated GIF, WebP and PNG keep their first frame; multi-page TIFF its first page.
+5. Re-encoding follows the source: lossless sources (PNG, GIF, BMP, TIFF, lossless WebP) become
+   PNG so sharp text and line art stay sharp; lossy ones (JPEG, lossy WebP) become JPEG at
+   ``jpeg_quality``, never a photo turned into a huge PNG.
+Truncated or corrupt data fails with an ``ImageError`` that names the detected format.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+
+from PIL import (
+    BmpImagePlugin,
+    ExifTags,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from .errors import ImageError
+from .image_format import SUPPORTED, detect_format
+
+# Opening the format's plugin class directly (rather than Image.open) parses the header without
+# Pillow's own decompression-bomb check, so the size check below runs first and can say what
+# the size was. Pillow's check (Image.MAX_IMAGE_PIXELS, set by the pipeline) stays in force
+# inside the decoders as a backstop.
+_PLUGINS: dict[str, type[ImageFile.ImageFile]] = {
+    "JPEG": JpegImagePlugin.JpegImageFile,
+    "PNG": PngImagePlugin.PngImageFile,
+    "GIF": GifImagePlugin.GifImageFile,
+    "WEBP": WebPImagePlugin.WebPImageFile,
+    "BMP": BmpImagePlugin.BmpImageFile,
+    "TIFF": TiffImagePlugin.TiffImageFile,
+}
+_PASS_THROUGH_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+_LOSSLESS_FORMATS = frozenset({"PNG", "GIF", "BMP", "TIFF"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+# Pillow's advice: reducing by whole factors until twice the target, then resampling, looks
+# the same as resampling the full image and is several times faster.
+_REDUCING_GAP = 2.0
+# What Pillow's decoders raise on malformed data.
+_BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+           struct.error, zlib.error)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    max_pixels: int  # refusal limit, from the header
+    max_side: int  # downscale target for the longest side; 0: none
+    target_pixels: int  # downscale target for width x height; 0: none
+    jpeg_quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedImage:
+    data: bytes
+    mime: str
+    changed: bool  # False: ``data`` is the input, untouched
+    size: tuple[int, int]
+
+
+def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
+    """Validate ``data`` and return what SGLang should receive (see the module contract)."""
+    if not data:
+        raise ImageError("image is empty (0 bytes)")
+    fmt = detect_format(data)
+    if fmt not in SUPPORTED:
+        raise ImageError(f"not a supported image: detected {fmt}")
+    try:
+        with _PLUGINS[fmt](io.BytesIO(data)) as im:
+            _check_pixels(im.size, limits.max_pixels)
+            target = fit_within(im.size, limits.max_side, limits.target_pixels)
+            if target == im.size and _passes_through(im, fmt, data):
+                return NormalisedImage(data, SUPPORTED[fmt], False, im.size)
+            # Closing the source frees its pixels too, so everything happens inside the block.
+            out = _downscale(_decode_upright_8bit(im, fmt, target), limits)
+            lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_is_lossless(data))
+            encoded = _encode(out, lossless, limits.jpeg_quality)
+    except Image.DecompressionBombError:
+        raise ImageError(f"image has more pixels than the {_megapixels(limits.max_pixels)} "
+                         "limit (MAX_IMAGE_PIXELS)") from None
+    except _BROKEN as exc:
+        reason = str(exc)[:160] or type(exc).__name__
+        raise ImageError(f"image data is truncated or corrupt (detected {fmt}: {reason})"
+                         ) from None
+    return NormalisedImage(encoded, "image/png" if lossless else "image/jpeg", True, out.size)
+
+
+def fit_within(size: tuple[int, int], max_side: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with ``size``'s aspect ratio inside both limits (0: no limit)."""
+    width, height = size
+    scale = 1.0
+    if max_side:
+        scale = min(scale, max_side / max(width, height))
+    if max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (width * height)))
+    if scale >= 1.0:
+        return size
+    # The epsilon absorbs float error (1000 * (1000/1000) landing on 999.99...).
+    return (max(1, math.floor(width * scale + 1e-9)), max(1, math.floor(height * scale + 1e-9)))
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} MP"
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(f"image header declares an empty size ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(f"image is {width}x{height} pixels ({_megapixels(width * height)}), "
+                         f"over the {_megapixels(max_pixels)} limit (MAX_IMAGE_PIXELS)")
+
+
+def _passes_through(im: ImageFile.ImageFile, fmt: str, data: bytes) -> bool:
+    if fmt not in _PASS_THROUGH_FORMATS or im.mode not in ("RGB", "L"):
+        return False
+    if "transparency" in im.info or getattr(im, "is_animated", False):
+        return False
+    # Pillow shows a 16-bit-per-channel PNG as 8-bit RGB; the file itself still is 16-bit.
+    if fmt == "PNG" and data[24] != 8:
+        return False
+    if _header_orientation(im) != 1:
+        return False
+    return _ends_where_it_should(fmt, data)
+
+
+def _header_orientation(im: ImageFile.ImageFile) -> int:
+    # A PNG's EXIF may sit after the pixel data, and PngImageFile.getexif() decodes the image to
+    # reach it; the rare late chunk is not worth a decode.
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    return int(im.getexif().get(ExifTags.Base.Orientation, 1))
+
+
+def _ends_where_it_should(fmt: str, data: bytes) -> bool:
+    if fmt == "JPEG":
+        return data.endswith(b"\xff\xd9")
+    if fmt == "PNG":
+        return data.endswith(_PNG_IEND)
+    return int.from_bytes(data[4:8], "little") + 8 == len(data)  # WebP's RIFF length
+
+
+def _decode_upright_8bit(im: ImageFile.ImageFile, fmt: str,
+                         target: tuple[int, int]) -> Image.Image:
+    if fmt == "JPEG" and target != im.size:
+        # libjpeg decodes straight to 1/2, 1/4 or 1/8 scale: the cheapest reduction there is.
+        im.draft(None, (int(target[0] * _REDUCING_GAP), int(target[1] * _REDUCING_GAP)))
+    im.load()
+    ImageOps.exif_transpose(im, in_place=True)
+    return _to_8bit(im)
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """8-bit RGB or L; transparency composited onto white."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        return _high_bit_depth_to_l(im)
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
+        rgba = im.convert("RGBA")  # also applies a palette's or tRNS chunk's transparency
+        white = Image.new("RGB", im.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    if im.mode in ("RGB", "L"):
+        return im
+    if im.mode == "1":
+        return im.convert("L")
+    return im.convert("RGB")  # P, CMYK (YCCK JPEGs open as CMYK), YCbCr, LAB, HSV ...
+
+
+def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
+    if im.mode.startswith("I;16"):
+        im = im.convert("I")
+    _, high = im.getextrema()
+    # Scale 16-bit samples to 8 bits; data that already fits 8 bits is kept as it is, and wider
+    # data is scaled by its own maximum.
+    full_scale = 255 if high <= 255 else 65535 if high <= 65535 else high
+    return im.point(lambda value: value * (255 / full_scale)).convert("L")
+
+
+def _downscale(im: Image.Image, limits: ImageLimits) -> Image.Image:
+    # Measured after rotation and after any DCT scaling, so the target fits the upright image.
+    target = fit_within(im.size, limits.max_side, limits.target_pixels)
+    if target == im.size:
+        return im
+    return im.resize(target, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+
+
+def _encode(im: Image.Image, lossless: bool, jpeg_quality: int) -> bytes:
+    buffer = io.BytesIO()
+    if lossless:
+        # Level 1: the PNG only crosses loopback to SGLang, so speed beats a smaller file.
+        im.save(buffer, "PNG", compress_level=1)
+    else:
+        im.save(buffer, "JPEG", quality=jpeg_quality)
+    return buffer.getvalue()
+
+
+def _webp_is_lossless(data: bytes) -> bool:
+    """Whether a WebP's (first) bitstream is VP8L, found by walking its RIFF chunks."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos:pos + 4]
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc == b"VP8L"
+        if fourcc == b"ANMF":
+            pos += 8 + 16  # step into the first frame: a 16-byte frame header, then its chunks
+            continue
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    return False
