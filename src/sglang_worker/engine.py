@@ -11,8 +11,8 @@ Contract:
   the last ``TAIL_LINES`` are kept for error messages.
 - ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
   ``stop()`` having been asked for. ``Engine.alive`` is what jobs check before starting.
-- ``Engine.stop()`` sends SIGTERM to the whole process group, waits
-  ``ENGINE_SHUTDOWN_TIMEOUT_S``, then SIGKILLs. The child also gets SIGTERM from the kernel if
+- ``Engine.stop()`` sends SIGTERM to the server, waits ``ENGINE_SHUTDOWN_TIMEOUT_S``, then
+  SIGKILLs whatever is left of its process group. The child also gets SIGTERM from the kernel if
   the worker dies without cleaning up (``PR_SET_PDEATHSIG``), so no engine outlives its worker.
 - ``info()`` asks the running server what it serves: the model name clients see and whether it
   understands images (``has_image_understanding``).
@@ -21,6 +21,7 @@ Contract:
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import json
 import logging
@@ -148,15 +149,17 @@ class Engine:
         if not self.alive:
             return
         log.info("stopping the SGLang server (pid %d)", self.process.pid)
+        # SIGTERM to the server alone: it drains and stops its scheduler and detokenizer
+        # itself. Signalling the whole group at once makes it report a crashed child.
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=self._settings.engine_shutdown_timeout_s)
         except subprocess.TimeoutExpired:
-            log.warning("the SGLang server ignored SIGTERM; killing it")
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except ProcessLookupError:
-            pass
+            log.warning("the SGLang server ignored SIGTERM for %.0f s; killing it",
+                        self._settings.engine_shutdown_timeout_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # whatever is left of the group
+        self.process.wait()
 
 
 def engine_environment(*, cpu: bool) -> dict[str, str]:
