@@ -9,6 +9,10 @@ Contract:
 - Bodies are validated with pydantic for shape only; the request's own dict is forwarded
   untouched (tools, response_format, logprobs ... pass through), except that a missing
   ``model`` is filled with the served model's name.
+- Media the worker does not vet is refused rather than passed on, because SGLang would fetch
+  or read it itself without an address check: chat content parts other than text and images
+  (``video_url``, ``audio_url``, ``input_audio``, ``file`` ...) and ``/generate``'s
+  ``video_data`` and ``audio_data``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ class GenerateBody(_Open):
     stream: bool = False
 
 
+CONTENT_PART_TYPES = frozenset({"text", "image_url", "image"})
+UNVETTED_GENERATE_FIELDS = ("video_data", "audio_data")
+
 _BODY_MODELS: dict[str, type[BaseModel]] = {
     CHAT_ROUTE: ChatBody,
     COMPLETIONS_ROUTE: CompletionBody,
@@ -107,6 +114,25 @@ def _param_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+def _refuse_unvetted_media(route: str, body: dict[str, Any]) -> None:
+    if route == GENERATE_ROUTE:
+        for field in UNVETTED_GENERATE_FIELDS:
+            if body.get(field) is not None:
+                raise InvalidRequest(f"{field} is not supported by this worker; only images "
+                                     "are accepted", param=field)
+    if route != CHAT_ROUTE:
+        return
+    for i, message in enumerate(body["messages"]):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type")
+            if kind not in CONTENT_PART_TYPES:
+                where = f"messages[{i}].content[{j}]"
+                raise InvalidRequest(
+                    f"{where}: content part type {kind!r} is not supported by this worker "
+                    f"(supported: {', '.join(sorted(CONTENT_PART_TYPES))})", param=where)
+
+
 def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]:
     """Check the body's shape for ``route`` and fill a missing ``model``; return the body."""
     if not isinstance(body, dict):
@@ -120,6 +146,7 @@ def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]
             first = exc.errors(include_url=False)[0]
             where = _param_path(first["loc"])
             raise InvalidRequest(f"{where}: {first['msg']}", param=where or None) from None
+        _refuse_unvetted_media(route, body)
     if route != GENERATE_ROUTE and not body.get("model"):
         body = {**body, "model": served_model}
     return body
