@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
-DEMO_INPUT ?= test_input.json
+DEMO_INPUT ?= test_input_with_base64_images.json
 
 .PHONY: setup models demo test unit integration lint
 

@@ -39,8 +39,16 @@ def tiny_text_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(tiny_vl_model: Path) -> Settings:
-    return Settings(model_name=str(tiny_vl_model), image_allow_private_urls=True)
+def image_dir(tmp_path_factory) -> Path:
+    """The only directory local image paths may come from (IMAGE_LOCAL_DIR)."""
+    return tmp_path_factory.mktemp("images")
+
+
+@pytest.fixture(scope="session")
+def settings(tiny_vl_model: Path, image_dir: Path) -> Settings:
+    # Loopback image URLs are served by the tests, so the private-address opt-in is on here.
+    return Settings(model_name=str(tiny_vl_model), image_allow_private_urls=True,
+                    image_local_dir=image_dir)
 
 
 @pytest.fixture(scope="session")

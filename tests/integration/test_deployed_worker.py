@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from sglang_worker.settings import PROJECT_ROOT
-from tests.integration.runpod_stand_in import RunPodStandIn
+from tests.support.runpod_stand_in import RunPodStandIn
 
 pytestmark = pytest.mark.integration
 

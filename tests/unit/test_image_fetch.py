@@ -16,8 +16,8 @@ from sglang_worker.errors import ImageError
 from sglang_worker.image_budget import ImageBudget
 from sglang_worker.image_fetch import ImageFetcher
 from sglang_worker.settings import Settings
-from tests.unit import image_corpus as corpus
-from tests.unit.image_server import ConnectionCounter, ImageServer, guard_connections, stub_dns
+from tests.support import image_corpus as corpus
+from tests.support.image_server import ConnectionCounter, ImageServer, guard_connections, stub_dns
 
 PNG = corpus.png()
 MB = 1024 * 1024

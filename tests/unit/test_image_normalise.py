@@ -13,7 +13,7 @@ from PIL import Image, ImageFile, JpegImagePlugin
 from sglang_worker.errors import ImageError
 from sglang_worker.image_format import SUPPORTED, UNKNOWN, detect_format
 from sglang_worker.image_normalise import ImageLimits, fit_within, normalise_image
-from tests.unit import image_corpus as corpus
+from tests.support import image_corpus as corpus
 
 LIMITS = ImageLimits(max_pixels=100_000_000, max_side=4096, target_pixels=12_845_056,
                      jpeg_quality=90)

@@ -17,8 +17,8 @@ from PIL import Image
 from sglang_worker.errors import ImageError
 from sglang_worker.images import ImagePipeline, ImageReport, count_image_parts
 from sglang_worker.settings import PROJECT_ROOT, Settings
-from tests.unit import image_corpus as corpus
-from tests.unit.image_server import ImageServer, guard_connections
+from tests.support import image_corpus as corpus
+from tests.support.image_server import ImageServer, guard_connections
 
 CHAT = "/v1/chat/completions"
 GENERATE = "/generate"

@@ -21,7 +21,7 @@ from sglang_worker.image_source import (
     decode_inline,
     read_local_file,
 )
-from tests.unit import image_corpus as corpus
+from tests.support import image_corpus as corpus
 
 JPEG = corpus.jpeg()
 JPEG_B64 = base64.b64encode(JPEG).decode()

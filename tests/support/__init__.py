@@ -1,0 +1,1 @@
+"""Test doubles and generated corpora shared by the unit and integration tests."""
