@@ -5,7 +5,7 @@ TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
 DEMO_INPUT ?= test_input_with_base64_images.json
 
-.PHONY: setup models demo test unit integration lint
+.PHONY: setup models demo test unit integration lint docs
 
 setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
@@ -17,8 +17,11 @@ models: setup
 demo: models
 	$(PY) handler.py --test_input $(DEMO_INPUT)
 
+docs: setup
+	$(PY) scripts/update_readme_table.py
+
 lint: setup
-	$(PY) -m ruff check src tests handler.py builder
+	$(PY) -m ruff check src tests handler.py builder scripts
 
 unit: setup
 	$(PY) -m pytest tests/unit -q

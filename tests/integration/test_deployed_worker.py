@@ -92,3 +92,27 @@ async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(stand_in, tiny_vl_model):
+    env = {**os.environ, **stand_in.worker_env(), "MODEL_NAME": str(tiny_vl_model),
+           "SKIP_SERVER_WARMUP": "true"}
+    worker = subprocess.Popen([sys.executable, "handler.py"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stand_in.submit("draining", {"openai_route": "/v1/chat/completions", "openai_input": {
+            **CHAT, "max_tokens": 400, "ignore_eos": True, "stream": True}})
+        for _ in range(3000):
+            if stand_in.streamed["draining"] or worker.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        engine = psutil.Process(engine_pid(worker))
+        worker.send_signal(signal.SIGTERM)
+        done = await stand_in.wait_done("draining", timeout=60)
+        assert done["output"][-1].endswith("data: [DONE]\n\n")
+        assert await asyncio.to_thread(worker.wait, 60) == 0
+        assert not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

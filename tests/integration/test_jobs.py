@@ -128,3 +128,21 @@ async def test_cancelling_a_job_aborts_the_engine_request(worker, engine):
             break
         await asyncio.sleep(0.1)
     assert running_requests(engine) == 0
+
+
+async def test_jobs_run_concurrently_not_one_at_a_time(worker):
+    """Four streaming jobs: each has produced output before any of them has finished."""
+    firsts: dict[int, int] = {}
+    lasts: dict[int, int] = {}
+    step = 0
+
+    async def one(n: int) -> None:
+        nonlocal step
+        body = {**LONG, "max_tokens": 150}
+        async for _ in worker.handle({"id": f"concurrent-{n}", "input": body}):
+            step += 1
+            firsts.setdefault(n, step)
+        lasts[n] = step
+
+    await asyncio.gather(*(one(n) for n in range(4)))
+    assert max(firsts.values()) < min(lasts.values())
