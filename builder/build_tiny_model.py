@@ -1,0 +1,480 @@
+"""Build a tiny, randomly initialised Qwen2-VL (or text-only Qwen2) checkpoint, offline.
+
+Why this exists: the tests run the real SGLang server on a CPU, and no model may be downloaded.
+The model's text is noise; it exists so that a request takes SGLang's real path (chat template,
+image processor, vision tower, scheduler, streaming), and so that
+``usage.prompt_tokens_details.image_tokens > 0`` proves an image reached the model.
+
+What it writes (about 0.5 MB, in the layout of the published Qwen2-VL checkpoints):
+- ``config.json``: flat, text fields at the top level, ``vision_config.in_chans`` (SGLang reads
+  it; transformers 5's own ``save_pretrained`` layout lacks it). Text: 64 wide, 2 layers, 4 heads,
+  2 KV heads, head_dim 16, mrope sections [2, 3, 3]. Vision: 32 wide, 2 blocks, 2 heads,
+  patch 14, merge 2.
+- ``model.safetensors``: bfloat16 weights named ``model.*``, ``visual.*`` and ``lm_head.*``.
+- ``tokenizer.json`` and ``tokenizer_config.json``: a byte-level BPE trained here on a small corpus
+  with Qwen2's pre-tokenizer, plus the 14 Qwen2-VL special tokens; the Qwen2-VL chat template.
+- ``preprocessor_config.json`` with min_pixels 56*56 and max_pixels 112*112, so that an image
+  costs 4 to 16 image tokens; ``chat_template.json`` for the processor; ``generation_config.json``.
+- ``tiny_model_build.json``: the build stamp (builder hash, library versions, file hashes).
+With ``--text-only`` (``vision=False``) it writes a text-only Qwen2 instead, for testing the
+"model does not support vision" path.
+
+Contract: deterministic (fixed seed, sorted JSON: two builds are byte-identical), idempotent (a
+complete build by the same builder and libraries is left alone), atomic (built in a temporary
+directory and renamed, so an interrupted build never leaves half a model), and it refuses to
+replace a non-empty directory that it did not build.
+
+Usage: python builder/build_tiny_model.py --out DIR [--text-only]   (prints DIR last)
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+STAMP_NAME = "tiny_model_build.json"
+SEED = 20240917
+BPE_VOCAB_SIZE = 498  # byte alphabet plus merges; with the 14 special tokens: 512 ids
+MAX_CONTEXT = 4096
+
+TEXT = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "mlp": 128}
+VISION = {
+    "width": 32,
+    "blocks": 2,
+    "heads": 2,
+    "mlp_ratio": 4,
+    "patch": 14,
+    "merge": 2,
+    "temporal_patch": 2,
+    "in_chans": 3,
+}
+
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+# Qwen2's pre-tokenizer split: contractions, letter runs, single digits, punctuation, spaces.
+QWEN2_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+CORPUS = """\
+You are a helpful assistant. Describe the image in one sentence.
+What is in this picture? The picture shows a red square on a white background.
+There is a blue circle, a green triangle and a yellow star next to each other.
+The cat sits on the mat near the window, and the dog sleeps under the table.
+Please answer the question briefly: how many objects can you see in the photo?
+I can see three objects: a small box, a large ball and a long stick.
+The weather today is sunny with a few clouds; tomorrow it will rain in the city.
+Count from one to ten: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10. Then add 42 and 17 to get 59.
+def add(a, b):
+    return a + b
+{"name": "tiny", "role": "user", "content": [{"type": "text", "text": "hello"}]}
+Hello! How can I help you today? Thank you very much, that was useful.
+The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs.
+Images are split into patches, and the patches are merged before the language model reads them.
+A streaming response sends one event per token, and the last event says why it stopped.
+"""
+
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# ChatML as Qwen2 uses it; content may be a string or a list of text parts.
+QWEN2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if 'text' in part %}{{ part['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_model(out: Path, *, vision: bool = True) -> Path:
+    """Build the model into ``out`` unless it already holds this exact build; return ``out``."""
+    out = Path(out).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(out.parent):
+        expected = _build_key(vision)
+        if _is_complete_build(out, expected):
+            return out
+        if out.exists() and any(out.iterdir()) and not (out / STAMP_NAME).exists():
+            raise FileExistsError(f"{out} is not empty and was not made by {Path(__file__).name}")
+        for stale in out.parent.glob(f".{out.name}.building-*"):  # left by a killed build
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        try:
+            _write_model(staging, vision=vision)
+            files = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
+            _write_json(staging / STAMP_NAME, {**expected, "files": files})
+            _make_readable(staging)
+            _replace_dir(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _build_key(vision: bool) -> dict:
+    """What a build depends on; read without importing torch, so that a no-op run is fast."""
+    return {
+        "builder_sha256": _sha256(Path(__file__)),
+        "variant": "qwen2-vl" if vision else "qwen2",
+        "versions": {name: version(name) for name in ("safetensors", "tokenizers", "torch")},
+    }
+
+
+def _is_complete_build(out: Path, expected: dict) -> bool:
+    try:
+        stamp = json.loads((out / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    files = stamp.pop("files", None)
+    if stamp != expected or not isinstance(files, dict):
+        return False
+    present = {p.name for p in out.iterdir()} - {STAMP_NAME}
+    return present == set(files) and all(_sha256(out / n) == h for n, h in files.items())
+
+
+def _write_model(directory: Path, *, vision: bool) -> None:
+    tokenizer = _train_tokenizer()
+    ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
+    vocab_size = -(-tokenizer.get_vocab_size(with_added_tokens=True) // 64) * 64
+    config = _qwen2_vl_config(vocab_size, ids) if vision else _qwen2_config(vocab_size, ids)
+    template = QWEN2_VL_CHAT_TEMPLATE if vision else QWEN2_CHAT_TEMPLATE
+
+    _write_json(directory / "config.json", config)
+    _write_json(
+        directory / "generation_config.json",
+        {
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+    )
+    _write_json(directory / "tokenizer.json", json.loads(tokenizer.to_str()))
+    _write_json(directory / "tokenizer_config.json", _tokenizer_config(ids, template))
+    if vision:
+        _write_json(directory / "preprocessor_config.json", _preprocessor_config())
+        _write_json(directory / "chat_template.json", {"chat_template": template})
+    _write_weights(directory / "model.safetensors", _weight_shapes(vocab_size, vision))
+
+
+def _train_tokenizer():
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
+
+    tokenizer = Tokenizer(models.BPE(byte_fallback=False))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BPE_VOCAB_SIZE,
+        min_frequency=1,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(CORPUS.splitlines(keepends=True), trainer=trainer)
+    tokenizer.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
+    )
+    return tokenizer
+
+
+def _text_fields(vocab_size: int, ids: dict[str, int]) -> dict:
+    return {
+        "attention_dropout": 0.0,
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "hidden_act": "silu",
+        "hidden_size": TEXT["hidden"],
+        "initializer_range": 0.02,
+        "intermediate_size": TEXT["mlp"],
+        "max_position_embeddings": MAX_CONTEXT,
+        "max_window_layers": TEXT["layers"],
+        "num_attention_heads": TEXT["heads"],
+        "num_hidden_layers": TEXT["layers"],
+        "num_key_value_heads": TEXT["kv_heads"],
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "sliding_window": MAX_CONTEXT,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": vocab_size,
+    }
+
+
+def _qwen2_config(vocab_size: int, ids: dict[str, int]) -> dict:
+    return {
+        **_text_fields(vocab_size, ids),
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+    }
+
+
+def _qwen2_vl_config(vocab_size: int, ids: dict[str, int]) -> dict:
+    assert TEXT["hidden"] == TEXT["heads"] * TEXT["head_dim"]
+    return {
+        **_text_fields(vocab_size, ids),
+        "architectures": ["Qwen2VLForConditionalGeneration"],
+        "model_type": "qwen2_vl",
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+        "vision_token_id": ids["<|vision_pad|>"],
+        "rope_scaling": {"mrope_section": [2, 3, 3], "type": "mrope"},
+        "vision_config": {
+            "depth": VISION["blocks"],
+            "embed_dim": VISION["width"],
+            "hidden_size": TEXT["hidden"],
+            "in_chans": VISION["in_chans"],
+            "mlp_ratio": VISION["mlp_ratio"],
+            "num_heads": VISION["heads"],
+            "patch_size": VISION["patch"],
+            "spatial_merge_size": VISION["merge"],
+            "spatial_patch_size": VISION["patch"],
+            "temporal_patch_size": VISION["temporal_patch"],
+        },
+    }
+
+
+def _tokenizer_config(ids: dict[str, int], chat_template: str) -> dict:
+    return {
+        "add_prefix_space": False,
+        "added_tokens_decoder": {
+            str(ids[t]): {
+                "content": t,
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            }
+            for t in SPECIAL_TOKENS
+        },
+        "additional_special_tokens": list(SPECIAL_TOKENS[1:]),
+        "bos_token": None,
+        "chat_template": chat_template,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": "<|im_end|>",
+        "errors": "replace",
+        "model_max_length": MAX_CONTEXT,
+        "pad_token": "<|endoftext|>",
+        "split_special_tokens": False,
+        "tokenizer_class": "Qwen2Tokenizer",
+        "unk_token": None,
+    }
+
+
+def _preprocessor_config() -> dict:
+    min_pixels, max_pixels = 56 * 56, 112 * 112
+    return {
+        "do_convert_rgb": True,
+        "do_normalize": True,
+        "do_rescale": True,
+        "do_resize": True,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_processor_type": "Qwen2VLImageProcessor",
+        "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "max_pixels": max_pixels,
+        "merge_size": VISION["merge"],
+        "min_pixels": min_pixels,
+        "patch_size": VISION["patch"],
+        "processor_class": "Qwen2VLProcessor",
+        "resample": 3,
+        "rescale_factor": 1 / 255,
+        "size": {"longest_edge": max_pixels, "shortest_edge": min_pixels},
+        "temporal_patch_size": VISION["temporal_patch"],
+    }
+
+
+def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the published checkpoint layout, by name."""
+    h, mlp = TEXT["hidden"], TEXT["mlp"]
+    q, kv = TEXT["heads"] * TEXT["head_dim"], TEXT["kv_heads"] * TEXT["head_dim"]
+    shapes: dict[str, tuple[int, ...]] = {
+        "model.embed_tokens.weight": (vocab_size, h),
+        "model.norm.weight": (h,),
+        "lm_head.weight": (vocab_size, h),
+    }
+    for i in range(TEXT["layers"]):
+        p = f"model.layers.{i}."
+        shapes |= {
+            p + "self_attn.q_proj.weight": (q, h),
+            p + "self_attn.q_proj.bias": (q,),
+            p + "self_attn.k_proj.weight": (kv, h),
+            p + "self_attn.k_proj.bias": (kv,),
+            p + "self_attn.v_proj.weight": (kv, h),
+            p + "self_attn.v_proj.bias": (kv,),
+            p + "self_attn.o_proj.weight": (h, q),
+            p + "mlp.gate_proj.weight": (mlp, h),
+            p + "mlp.up_proj.weight": (mlp, h),
+            p + "mlp.down_proj.weight": (h, mlp),
+            p + "input_layernorm.weight": (h,),
+            p + "post_attention_layernorm.weight": (h,),
+        }
+    if not vision:
+        return shapes
+    w, merged = VISION["width"], VISION["width"] * VISION["merge"] ** 2
+    vmlp = w * VISION["mlp_ratio"]
+    shapes["visual.patch_embed.proj.weight"] = (
+        w,
+        VISION["in_chans"],
+        VISION["temporal_patch"],
+        VISION["patch"],
+        VISION["patch"],
+    )
+    for i in range(VISION["blocks"]):
+        p = f"visual.blocks.{i}."
+        shapes |= {
+            p + "norm1.weight": (w,),
+            p + "norm1.bias": (w,),
+            p + "norm2.weight": (w,),
+            p + "norm2.bias": (w,),
+            p + "attn.qkv.weight": (3 * w, w),
+            p + "attn.qkv.bias": (3 * w,),
+            p + "attn.proj.weight": (w, w),
+            p + "attn.proj.bias": (w,),
+            p + "mlp.fc1.weight": (vmlp, w),
+            p + "mlp.fc1.bias": (vmlp,),
+            p + "mlp.fc2.weight": (w, vmlp),
+            p + "mlp.fc2.bias": (w,),
+        }
+    shapes |= {
+        "visual.merger.ln_q.weight": (w,),
+        "visual.merger.ln_q.bias": (w,),
+        "visual.merger.mlp.0.weight": (merged, merged),
+        "visual.merger.mlp.0.bias": (merged,),
+        "visual.merger.mlp.2.weight": (h, merged),
+        "visual.merger.mlp.2.bias": (h,),
+    }
+    return shapes
+
+
+def _write_weights(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Norm scales 1, biases 0, everything else N(0, 0.02), drawn in sorted name order."""
+    import torch
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(SEED)
+    tensors = {}
+    for name in sorted(shapes):
+        shape = shapes[name]
+        if name.endswith(".bias"):
+            value = torch.zeros(shape)
+        elif "norm" in name or "ln_q" in name:
+            value = torch.ones(shape)
+        else:
+            value = torch.randn(shape, generator=generator) * 0.02
+        tensors[name] = value.to(torch.bfloat16).contiguous()
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.write_text(
+        json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _make_readable(directory: Path) -> None:
+    # mkdtemp creates 0700 and safetensors writes 0600; a model directory is shared read-only.
+    directory.chmod(0o755)
+    for path in directory.iterdir():
+        path.chmod(0o644)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; there is never a partly written directory at ``target``."""
+    if not target.exists():
+        new.rename(target)
+        return
+    old = new.with_name(new.name + "-old")
+    target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old)
+
+
+@contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    """Serialise builds into the same parent directory (a lock on the directory itself)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="directory to build into")
+    parser.add_argument(
+        "--text-only", action="store_true", help="build a text-only Qwen2 instead of Qwen2-VL"
+    )
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.out, vision=not args.text_only))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
