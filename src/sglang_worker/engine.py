@@ -1,12 +1,13 @@
 """The supervised SGLang server: launch, readiness, death watch, shutdown.
 
 Contract:
-- ``launch_engine(settings)`` resolves the model and the device, builds and validates the flags
-  (``engine_args``), starts ``python -m sglang.launch_server`` on 127.0.0.1 in its own process
-  group, and returns once ``GET /health`` answers 200. If the server exits or the start-up
-  deadline (``ENGINE_STARTUP_TIMEOUT_S``) passes first, it raises ``EngineStartError`` carrying
-  the last lines of the server's output. The GPU and CPU paths differ only in flags and in
-  ``SGLANG_USE_CPU_ENGINE=1``.
+- ``launch_engine(settings)`` resolves the model and the device and starts the engine process
+  (``engine_launcher``: flags built from the environment and checked by SGLang's parser, then
+  SGLang's ``launch_server`` on 127.0.0.1) in its own process group. It returns once
+  ``GET /health`` answers 200. A rejected setting raises ``EngineConfigError`` naming the
+  variable; an exit or the start-up deadline (``ENGINE_STARTUP_TIMEOUT_S``) raises
+  ``EngineStartError`` with the last lines of the server's output. The GPU and CPU paths differ
+  only in flags and in ``SGLANG_USE_CPU_ENGINE=1``.
 - The server's output is copied line by line to the worker's stderr (prefixed ``[sglang]``);
   the last ``TAIL_LINES`` are kept for error messages.
 - ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
@@ -35,9 +36,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from .engine_args import EngineLaunch, resolve_argv
+from .engine_args import EngineConfigError, EngineLaunch
+from .engine_launcher import CONFIG_ERROR_MARKER
 from .errors import WorkerError
 from .model_source import has_cuda_gpu, resolve_model
 from .settings import Settings
@@ -109,6 +112,7 @@ class Engine:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.alive:
+                self._raise_config_error()
                 raise EngineStartError(
                     f"the SGLang server exited with code {self.process.returncode} during "
                     f"start-up. Its last output:\n{self.tail()}"
@@ -124,6 +128,11 @@ class Engine:
             f"the SGLang server was not healthy after {timeout_s:.0f} s "
             f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{self.tail()}"
         )
+
+    def _raise_config_error(self) -> None:
+        for line in self.tail().splitlines():
+            if line.startswith(CONFIG_ERROR_MARKER):
+                raise EngineConfigError(line.removeprefix(CONFIG_ERROR_MARKER).strip())
 
     def info(self) -> EngineInfo:
         _, models = _get_json(f"{self.base_url}/v1/models", timeout=10.0)
@@ -166,6 +175,8 @@ def engine_environment(*, cpu: bool) -> dict[str, str]:
     env = dict(os.environ)
     if cpu:
         env["SGLANG_USE_CPU_ENGINE"] = "1"
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     return env
 
 
@@ -179,13 +190,13 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
     )
-    env = engine_environment(cpu=launch.cpu)
-    argv = resolve_argv(sys.executable, launch, env)
-    log.info("starting SGLang (%s): %s", "cpu" if launch.cpu else "gpu", " ".join(argv))
+    log.info("starting SGLang on %s: model=%s port=%d", "cpu" if launch.cpu else "gpu",
+             model, launch.port)
     process = subprocess.Popen(
-        [sys.executable, "-m", "sglang.launch_server", *argv],
+        [sys.executable, "-m", "sglang_worker.engine_launcher", json.dumps(asdict(launch))],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True, preexec_fn=_die_with_parent,
+        env=engine_environment(cpu=launch.cpu), start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     engine = Engine(process, launch.port, settings)
     try:

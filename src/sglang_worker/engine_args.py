@@ -19,9 +19,9 @@ Contract, in the order the rules apply:
 6. The whole command line is parsed with SGLang's parser before launch; a rejection is reported
    naming the environment variable that produced the offending flag.
 
-Importing SGLang's parser costs seconds and pulls in torch, so the worker runs this module as a
-subprocess (``python -m sglang_worker.engine_args``) with the engine's interpreter; the pure
-functions here take the parser's actions as plain data and are tested without SGLang.
+Importing SGLang's parser costs seconds and pulls in torch, so ``build_argv`` runs inside the
+engine process itself (``engine_launcher``), never in the worker; the pure functions here take
+the parser's actions as plain data and are tested without SGLang.
 """
 
 from __future__ import annotations
@@ -29,15 +29,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from .errors import WorkerError
@@ -167,42 +162,3 @@ def build_argv(env: Mapping[str, str], launch: EngineLaunch) -> list[str]:
             "invalid SGLang server setting: " + explain_rejection(stderr.getvalue(), sources)
         ) from None
     return argv
-
-
-def resolve_argv(python: str, launch: EngineLaunch, env: Mapping[str, str]) -> list[str]:
-    """Run ``build_argv`` in a subprocess of the engine's interpreter; return the argv."""
-    request = json.dumps(
-        {"model_path": launch.model_path, "port": launch.port, "cpu": launch.cpu,
-         "max_total_tokens": launch.max_total_tokens}
-    )
-    package_root = str(Path(__file__).resolve().parents[1])
-    child_env = {**env, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_root, env.get("PYTHONPATH")]))}
-    done = subprocess.run(
-        [python, "-m", "sglang_worker.engine_args"],
-        input=request, capture_output=True, text=True, env=child_env, check=False,
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise EngineConfigError(
-            f"could not check the SGLang flags (exit {done.returncode}): "
-            f"{done.stderr.strip()[-2000:]}"
-        )
-    answer = json.loads(lines[-1])
-    if "error" in answer:
-        raise EngineConfigError(answer["error"])
-    return answer["argv"]
-
-
-def _main() -> int:
-    launch = EngineLaunch(**json.loads(sys.stdin.read()))
-    try:
-        answer: dict[str, object] = {"argv": build_argv(os.environ, launch)}
-    except EngineConfigError as exc:
-        answer = {"error": exc.message}
-    print(json.dumps(answer))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -65,3 +66,13 @@ def test_main_prints_the_result_and_exits_1_when_the_job_failed(
         assert "maximum context length" in result["error"]["message"]
     else:
         assert result["output"][0]["object"] == "list"
+
+
+def test_a_bad_sglang_setting_stops_the_worker_at_start_naming_the_variable():
+    env = {**os.environ, "CONTEXT_LENGTH": "lots"}
+    done = subprocess.run([sys.executable, "handler.py", "--test_input", "test_input.json"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert ("cannot start the engine: invalid SGLang server setting: CONTEXT_LENGTH: argument "
+            "--context-length:") in done.stderr
+    assert "'lots'" in done.stderr

@@ -1,0 +1,41 @@
+"""The engine process's entry point: build the flags, check them, then become SGLang's server.
+
+Contract:
+- Run as ``python -m sglang_worker.engine_launcher '<EngineLaunch as JSON>'`` in the engine's
+  environment (``engine.launch_engine`` does this).
+- It builds the command line from the environment and checks it with SGLang's own parser
+  (``engine_args.build_argv``). A rejected setting prints one line, ``CONFIG_ERROR_MARKER``
+  followed by the message naming the variable, and exits 2 before anything heavy starts;
+  ``engine.py`` turns that line into a start-up error.
+- Otherwise it runs ``sglang.launch_server`` as ``__main__`` in this same process, exactly as
+  ``python -m sglang.launch_server <flags>`` would. Checking in the process that then serves
+  means SGLang's modules (seconds of imports, torch among them) are loaded once, so the check
+  costs no start-up time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+
+from .engine_args import EngineConfigError, EngineLaunch, build_argv
+
+CONFIG_ERROR_MARKER = "SGLANG_WORKER_CONFIG_ERROR:"
+
+
+def main(launch_json: str) -> None:
+    launch = EngineLaunch(**json.loads(launch_json))
+    try:
+        argv = build_argv(os.environ, launch)
+    except EngineConfigError as error:
+        print(f"{CONFIG_ERROR_MARKER} {error.message}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    print("sglang.launch_server " + " ".join(argv), file=sys.stderr, flush=True)
+    sys.argv = ["sglang.launch_server", *argv]
+    runpy.run_module("sglang.launch_server", run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
