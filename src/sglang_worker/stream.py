@@ -106,10 +106,13 @@ async def batch_events(
     pending_bytes = 0
     last_yield = float("-inf")
     while True:
+        window = asyncio.timeout_at(last_yield + window_s if pending else None)
         try:
-            async with asyncio.timeout_at(last_yield + window_s if pending else None):
+            async with window:
                 chunk = await read()
         except TimeoutError:
+            if not window.expired():
+                raise  # the reader's own deadline (the engine went silent), not the window
             last_yield = loop.time()
             yield pending
             pending, pending_bytes = [], 0

@@ -140,3 +140,19 @@ async def test_stream_cut_inside_an_event_raises():
     with pytest.raises(ConnectionError):
         async for _ in batch_events(stream.read, window_s=0, max_bytes=1 << 20):
             pass
+
+
+async def test_the_readers_own_timeout_propagates_and_is_not_taken_for_the_window():
+    stream = FakeStream()
+    stream.queue.put_nowait(b"data: 1\n\n")
+
+    async def read():
+        if stream.queue.empty():
+            raise TimeoutError("engine silent")
+        return await stream.read()
+
+    batches = []
+    with pytest.raises(TimeoutError, match="engine silent"):
+        async for batch in batch_events(read, window_s=3600, max_bytes=1 << 20):
+            batches.append(batch)
+    assert batches == [[b"data: 1\n\n"]]
