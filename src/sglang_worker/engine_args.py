@@ -4,14 +4,17 @@ Contract, in the order the rules apply:
 1. The flag table comes from SGLang's own argument parser (``ServerArgs.add_cli_args``), never a
    hand-kept list: every long option ``--foo-bar`` is settable as ``FOO_BAR``. Aliases count
    (``--tp-size`` and ``--tensor-parallel-size`` are ``TP_SIZE`` and ``TENSOR_PARALLEL_SIZE``).
-2. Kinds: a switch (``store_true``) is added when its variable is true (1/true/yes/on) and left
-   out when false; a ``--foo/--no-foo`` pair gives ``--foo`` or ``--no-foo``; a list flag
-   (``nargs`` ``+``/``*``) is split shell-style into several values; anything else is
-   ``--flag value``. A value that is neither true nor false for a switch is an error.
+2. An empty variable counts as unset (a blank field in RunPod's console must not become
+   ``--context-length ''``). Kinds: a switch (``store_true``) is added when its variable is
+   true (1/true/yes/on) and left out when false; a ``--foo/--no-foo`` pair gives ``--foo``
+   or ``--no-foo``; a list flag (``nargs`` ``+``/``*``) is split shell-style into several
+   values; anything else is ``--flag value``. A value that is neither true nor false for a switch is an error.
 3. Reserved names the worker owns are never read as flags: ``HOST``, ``PORT``, ``MODEL``,
-   ``MODEL_PATH`` (use ``MODEL_NAME``), ``HELP`` and ``CONFIG`` (too generic an environment name;
-   pass ``--config`` through ``SGLANG_ARGS``). ``TOKENIZER_NAME`` and ``MODEL_REVISION`` are
-   aliases of ``--tokenizer-path`` and ``--revision``.
+   ``MODEL_PATH`` (use ``MODEL_NAME``), ``API_KEY`` (the engine listens on loopback and the
+   worker is its only client; a key there would only lock the worker out), ``HELP`` and
+   ``CONFIG`` (too generic an environment name; pass ``--config`` through ``SGLANG_ARGS``).
+   ``TOKENIZER_NAME`` and ``MODEL_REVISION`` are aliases of ``--tokenizer-path`` and
+   ``--revision``.
 4. The worker adds ``--model-path``, ``--host 127.0.0.1`` and ``--port``; on a machine without
    a GPU also ``--device cpu`` and ``--max-total-tokens`` (``CPU_MAX_TOTAL_TOKENS``) unless the
    user set them.
@@ -38,10 +41,10 @@ from typing import Literal
 from .errors import WorkerError
 
 Kind = Literal["switch", "negatable", "list", "value"]
-RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "HELP", "CONFIG"})
+RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "API_KEY", "HELP", "CONFIG"})
 ALIASES = {"TOKENIZER_NAME": "--tokenizer-path", "MODEL_REVISION": "--revision"}
 TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
+FALSE = frozenset({"0", "false", "no", "off"})
 
 
 class EngineConfigError(WorkerError):
@@ -110,6 +113,8 @@ def argv_from_env(
     sources = {"--model-path": "MODEL_NAME", "--port": "ENGINE_PORT"}
     for name in sorted(set(env) & set(table)):
         flag, raw = table[name], env[name]
+        if not raw.strip():
+            continue
         if flag.kind == "switch":
             if _as_bool(name, raw):
                 argv.append(flag.option)
@@ -122,9 +127,9 @@ def argv_from_env(
             argv += [flag.option, raw]
         sources[flag.option] = name
     if launch.cpu:
-        if "DEVICE" not in env:
+        if not env.get("DEVICE", "").strip():
             argv += ["--device", "cpu"]
-        if "MAX_TOTAL_TOKENS" not in env:
+        if not env.get("MAX_TOTAL_TOKENS", "").strip():
             argv += ["--max-total-tokens", str(launch.max_total_tokens)]
             sources["--max-total-tokens"] = "CPU_MAX_TOTAL_TOKENS"
     extra = shlex.split(env.get("SGLANG_ARGS", ""))

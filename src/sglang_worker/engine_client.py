@@ -5,8 +5,10 @@ Contract:
   RunPod SDK owns the loop), with a connect deadline (``ENGINE_CONNECT_TIMEOUT_S``) and a read
   deadline between bytes (``ENGINE_READ_TIMEOUT_S``) and no total deadline, since a long
   generation is legitimate while it keeps producing.
-- ``call(request)`` returns the engine's JSON response; ``stream(request)`` yields batches of
-  whole SSE events as they arrive (see ``stream.batch_events``), never buffering the response.
+- ``call(request)`` returns the engine's JSON response (a 2xx body that is not JSON, such as
+  ``/health``'s empty one, comes back as ``{"status": <code>, "text": <body>}``);
+  ``stream(request)`` yields batches of whole SSE events as they arrive (see
+  ``stream.batch_events``), never buffering the response.
 - A 4xx/5xx answer raises the mapped ``WorkerError`` with SGLang's own message. Transport
   failures raise ``EngineUnavailable`` (connection refused or cut) or ``EngineTimeout``.
 - When the caller stops early (the job is cancelled or the consumer goes away) the response is
@@ -76,13 +78,17 @@ class EngineClient:
             ) from None
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise EngineUnavailable(
-                f"the engine connection failed mid-request ({type(exc).__name__}); "
-                "the engine may have crashed"
+                f"the engine closed the connection before it finished answering "
+                f"({type(exc).__name__})"
             ) from None
 
     async def call(self, request: EngineRequest) -> Any:
         async with self._open(request) as response:
-            return json.loads(await response.read())
+            body = await response.read()
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {"status": response.status, "text": body.decode("utf-8", "replace")}
 
     async def stream(self, request: EngineRequest) -> AsyncIterator[list[bytes]]:
         async with self._open(request) as response:

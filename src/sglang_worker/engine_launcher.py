@@ -21,6 +21,7 @@ import runpy
 import sys
 
 from .engine_args import EngineConfigError, EngineLaunch, build_argv
+from .redaction import redact_argv
 
 CONFIG_ERROR_MARKER = "SGLANG_WORKER_CONFIG_ERROR:"
 
@@ -32,7 +33,7 @@ def main(launch_json: str) -> None:
     except EngineConfigError as error:
         print(f"{CONFIG_ERROR_MARKER} {error.message}", file=sys.stderr, flush=True)
         sys.exit(2)
-    print("sglang.launch_server " + " ".join(argv), file=sys.stderr, flush=True)
+    print("sglang.launch_server " + " ".join(redact_argv(argv)), file=sys.stderr, flush=True)
     sys.argv = ["sglang.launch_server", *argv]
     runpy.run_module("sglang.launch_server", run_name="__main__", alter_sys=True)
 

@@ -100,5 +100,6 @@ def engine_error_from_body(status: int, body: bytes) -> WorkerError:
         elif "detail" in inner:
             message = json.dumps(inner["detail"], ensure_ascii=False)
     if status >= 500:
-        return EngineUnavailable(f"engine error (HTTP {status}): {message}", status=status)
+        return EngineUnavailable(f"the engine failed on this request (HTTP {status}): {message}",
+                                 status=status)
     return EngineRequestError(message, status=status, param=param)

@@ -146,3 +146,8 @@ async def test_jobs_run_concurrently_not_one_at_a_time(worker):
 
     await asyncio.gather(*(one(n) for n in range(4)))
     assert max(firsts.values()) < min(lasts.values())
+
+
+async def test_a_read_route_with_an_empty_body_still_answers_an_object(worker):
+    outputs = await run_job(worker, {"openai_route": "/health", "openai_input": None})
+    assert outputs == [{"status": 200, "text": ""}]

@@ -31,6 +31,7 @@ def small_parser():
     parser.add_argument("--enable-tf32", action=argparse.BooleanOptionalAction)
     parser.add_argument("--gc-threshold", nargs="+", type=int)
     parser.add_argument("--config")
+    parser.add_argument("--api-key")
     return parser
 
 
@@ -43,7 +44,7 @@ def test_flag_table_kinds_aliases_and_reserved_names():
     assert table["ENABLE_TF32"].kind == "negatable" and "NO_ENABLE_TF32" not in table
     assert table["GC_THRESHOLD"].kind == "list"
     assert table["TOKENIZER_NAME"].option == "--tokenizer-path"
-    for reserved in ("HOST", "PORT", "MODEL", "MODEL_PATH", "HELP", "CONFIG"):
+    for reserved in ("HOST", "PORT", "MODEL", "MODEL_PATH", "API_KEY", "HELP", "CONFIG"):
         assert reserved not in table
 
 
@@ -68,6 +69,13 @@ def test_false_switch_is_left_out_and_a_bad_boolean_names_the_variable():
     assert "--enable-metrics" not in argv
     with pytest.raises(EngineConfigError, match="ENABLE_METRICS='maybe' is not a boolean"):
         argv_from_env({"ENABLE_METRICS": "maybe"}, flag_table(small_parser()), GPU)
+
+
+def test_empty_variables_count_as_unset():
+    argv, _ = argv_from_env({"CONTEXT_LENGTH": "", "ENABLE_METRICS": " ", "DEVICE": ""},
+                            flag_table(small_parser()), CPU)
+    assert "--context-length" not in argv and "--enable-metrics" not in argv
+    assert argv[-4:] == ["--device", "cpu", "--max-total-tokens", "8192"]
 
 
 def test_cpu_defaults_unless_the_user_set_them():
