@@ -18,9 +18,18 @@ set -euo pipefail
 
 venv=${1:-.venv}
 builder=builder
+if [[ ! -f $builder/setup_cpu_env.sh ]]; then
+    echo "run this from the repository root" >&2
+    exit 2
+fi
+
 torch_pin="torch==2.13.0"
-no_deps_pins=(sglang==0.5.23 triton==3.9.0 torchvision==0.28.0)
+# The one source of truth for the SGLang version: the Dockerfile's base image tag must match it
+# (tests/unit/test_dockerfile.py checks both against the installed sglang).
+sglang_version=$(tr -d '[:space:]' <"$builder/SGLANG_VERSION")
+no_deps_pins=("sglang==$sglang_version" triton==3.9.0 torchvision==0.28.0)
 inputs=(
+    "$builder/SGLANG_VERSION"
     "$builder/setup_cpu_env.sh"
     "$builder/requirements-engine-cpu.txt"
     "$builder/requirements.txt"
@@ -30,11 +39,6 @@ inputs=(
     "$builder/cpu_shims/torchvision_cpu_hook.py"
     "$builder/cpu_shims/torchvision_cpu_hook.pth"
 )
-
-if [[ ! -f $builder/setup_cpu_env.sh ]]; then
-    echo "run this from the repository root" >&2
-    exit 2
-fi
 
 stamp="$venv/.cpu-env-stamp"
 want=$(sha256sum "${inputs[@]}" | sha256sum | cut -d" " -f1)

@@ -1,15 +1,18 @@
 """The supervised SGLang server: launch, readiness, death watch, shutdown.
 
 Contract:
-- ``launch_engine(settings)`` resolves the model and the device and starts the engine process
+- ``launch_engine(settings)`` resolves the model and the device (``model_source``: a baked model,
+  a local path, a hub id cached on the network volume or on the container disk, or the tiny
+  test model; the choice also sets parts of the engine's environment) and starts the engine process
   (``engine_launcher``: flags built from the environment and checked by SGLang's parser, then
   SGLang's ``launch_server`` on 127.0.0.1) in its own process group. It returns once
   ``GET /health`` answers 200. A rejected setting raises ``EngineConfigError`` naming the
   variable; an exit or the start-up deadline (``ENGINE_STARTUP_TIMEOUT_S``) raises
   ``EngineStartError`` with the last lines of the server's output. The GPU and CPU paths differ
   only in flags and in ``SGLANG_USE_CPU_ENGINE=1``.
-- The server's output is copied line by line to the worker's stderr (prefixed ``[sglang]``);
-  the last ``TAIL_LINES`` are kept for error messages.
+- The server's output is copied line by line to the worker's stderr (prefixed ``[sglang]``),
+  with secret values masked (``redaction``); the last ``TAIL_LINES`` are kept for error
+  messages.
 - ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
   ``stop()`` having been asked for. ``Engine.alive`` is what jobs check before starting.
 - ``Engine.stop()`` sends SIGTERM to the server, waits ``ENGINE_SHUTDOWN_TIMEOUT_S``, then
@@ -42,7 +45,8 @@ from pathlib import Path
 from .engine_args import EngineConfigError, EngineLaunch
 from .engine_launcher import CONFIG_ERROR_MARKER
 from .errors import WorkerError
-from .model_source import has_cuda_gpu, resolve_model
+from .model_source import ModelSource, has_cuda_gpu, resolve_model_source
+from .redaction import Redactor
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,9 +65,16 @@ class EngineInfo:
     vision: bool
 
 
-def free_port() -> int:
+def engine_port(configured: int) -> int:
+    """``ENGINE_PORT`` if it is free (a clear error if not), else any free loopback port."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", configured))
+        except OSError:
+            raise EngineConfigError(
+                f"ENGINE_PORT {configured} is already in use on 127.0.0.1; free it or set "
+                "ENGINE_PORT=0 to pick a free port"
+            ) from None
         return sock.getsockname()[1]
 
 
@@ -83,8 +94,10 @@ def _get_json(url: str, timeout: float) -> tuple[int, object]:
 
 
 class Engine:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, settings: Settings):
+    def __init__(self, process: subprocess.Popen[bytes], port: int, settings: Settings,
+                 redactor: Redactor | None = None):
         self.process = process
+        self._redactor = redactor or Redactor({})
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self._settings = settings
@@ -104,7 +117,7 @@ class Engine:
     def _copy_output(self) -> None:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
+            line = self._redactor.line(raw.decode("utf-8", "replace").rstrip())
             self._tail.append(line)
             sys.stderr.write(f"[sglang] {line}\n")
 
@@ -171,8 +184,10 @@ class Engine:
         self.process.wait()
 
 
-def engine_environment(*, cpu: bool) -> dict[str, str]:
-    env = dict(os.environ)
+def engine_environment(*, cpu: bool, model: ModelSource | None = None) -> dict[str, str]:
+    """The engine's environment: the worker's, with the model source's changes (offline mode,
+    the cache on the network volume, the baked tokenizer, ...) and the CPU switch."""
+    env = dict(os.environ) if model is None else model.apply(os.environ)
     if cpu:
         env["SGLANG_USE_CPU_ENGINE"] = "1"
     package_root = str(Path(__file__).resolve().parents[1])
@@ -183,22 +198,23 @@ def engine_environment(*, cpu: bool) -> dict[str, str]:
 def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     started = time.monotonic()
     gpu = has_cuda_gpu()
-    model = resolve_model(settings, gpu=gpu)
+    source = resolve_model_source(settings, gpu=gpu)
+    model = source.model_path
     launch = EngineLaunch(
         model_path=model,
-        port=settings.engine_port or free_port(),
+        port=engine_port(settings.engine_port),
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
     )
     log.info("starting SGLang on %s: model=%s port=%d", "cpu" if launch.cpu else "gpu",
              model, launch.port)
+    env = engine_environment(cpu=launch.cpu, model=source)
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_worker.engine_launcher", json.dumps(asdict(launch))],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=engine_environment(cpu=launch.cpu), start_new_session=True,
-        preexec_fn=_die_with_parent,
+        env=env, start_new_session=True, preexec_fn=_die_with_parent,
     )
-    engine = Engine(process, launch.port, settings)
+    engine = Engine(process, launch.port, settings, Redactor(env))
     try:
         engine.wait_ready(settings.engine_startup_timeout_s)
         info = engine.info()

@@ -25,7 +25,10 @@ MB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # An empty variable counts as unset: RunPod templates and the Hub can pass a field left
+    # blank as KEY="", which would otherwise fail a number or turn IMAGE_LOCAL_DIR into ".".
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True,
+                                      env_ignore_empty=True)
 
     # --- The model and the engine process -------------------------------------------------
     model_name: str | None = Field(
@@ -150,6 +153,38 @@ class Settings(BaseSettings):
     image_local_dir: Path | None = Field(
         None, description="Directory from which local image paths and file:// URLs may be "
         "read (symlinks are resolved and must stay inside). Unset: local files are refused."
+    )
+
+    # --- Local endpoint -------------------------------------------------------------------
+    local_endpoint_port: int = Field(
+        8000, ge=1, le=65535, description="Port of the local RunPod endpoint (`make serve`) on "
+        "127.0.0.1; `make serve PORT=...` (`--port`) overrides it."
+    )
+    local_endpoint_runsync_wait_s: float = Field(
+        90.0, gt=0, description="How long the local endpoint's /runsync waits for its job "
+        "before answering IN_PROGRESS with the job id (RunPod's default); a request's "
+        "`?wait=<ms>` (1000 to 300000) overrides it."
+    )
+    local_endpoint_execution_timeout_s: float = Field(
+        600.0, ge=0, description="A local job that runs longer is stopped and marked "
+        "TIMED_OUT (RunPod's default execution timeout). 0: no limit."
+    )
+    local_endpoint_stop_timeout_s: float = Field(
+        30.0, gt=0, description="On SIGTERM/SIGINT the local endpoint gives its worker this "
+        "long to finish the jobs in flight before it kills it (a second Ctrl-C kills at once)."
+    )
+
+    # --- Model storage --------------------------------------------------------------------
+    # Read by model_source at start-up: a baked model, a network volume or the container disk.
+    base_path: Path = Field(
+        Path("/runpod-volume"), description="Where RunPod mounts a network volume. When this "
+        "directory exists and the image has no baked model, the Hugging Face cache is "
+        "BASE_PATH/huggingface-cache, so only the first worker downloads the model."
+    )
+    baked_model_manifest: Path = Field(
+        Path("/models/manifest.json"), description="Manifest that builder/download_model.py "
+        "writes when a model is baked into the image. When it exists, its model is served "
+        "whatever MODEL_NAME says and Hugging Face is forced offline."
     )
 
 

@@ -1,26 +1,201 @@
-"""Which model and device: MODEL_NAME, the tiny model on CPU, a clear refusal on a GPU."""
+"""Which model and from where: a baked model, a local path, a hub id cached on the network volume
+or the container disk, the tiny model on CPU, a clear refusal on a GPU. The decisions are pure
+(``plan_model_source``); the disk is read by ``gather_storage_facts`` and ``read_manifest``."""
 
+import json
+import logging
 import os
 import stat
 
 import pytest
 
+from sglang_worker.engine import engine_environment
 from sglang_worker.engine_args import EngineConfigError
-from sglang_worker.model_source import has_cuda_gpu, resolve_model
+from sglang_worker.model_source import (
+    MANIFEST_FORMAT,
+    BakedModel,
+    StorageFacts,
+    gather_storage_facts,
+    has_cuda_gpu,
+    plan_model_source,
+    read_manifest,
+    resolve_model_source,
+)
 from sglang_worker.settings import Settings
 
+HUB_ID = "Qwen/Qwen2.5-VL-7B-Instruct"
+NOTHING = StorageFacts(baked=None, volume_mounted=False, model_name_exists=False)
+VOLUME = StorageFacts(baked=None, volume_mounted=True, model_name_exists=False)
 
-def test_model_name_is_used_as_is_on_any_device(tmp_path):
-    settings = Settings(model_name="Qwen/Qwen2.5-VL-7B-Instruct", tiny_model_dir=tmp_path / "x")
-    assert resolve_model(settings, gpu=True) == "Qwen/Qwen2.5-VL-7B-Instruct"
-    assert resolve_model(settings, gpu=False) == "Qwen/Qwen2.5-VL-7B-Instruct"
-    assert not (tmp_path / "x").exists()
 
+def make_settings(tmp_path, **overrides) -> Settings:
+    values = {"model_name": HUB_ID, "tiny_model_dir": tmp_path / "tiny",
+              "base_path": tmp_path / "volume", "baked_model_manifest": tmp_path / "manifest.json"}
+    return Settings(**{**values, **overrides})
+
+
+def baked(**overrides) -> BakedModel:
+    values = {"model_name": HUB_ID, "model_path": "/models/huggingface/qwen/snapshots/abc",
+              "tokenizer_name": None, "tokenizer_path": None, "revision": None,
+              "commit": "abc", "quantization": None, "downloaded_at": "2025-01-01T00:00:00Z"}
+    return BakedModel(**{**values, **overrides})
+
+
+# --- 1. A baked model -------------------------------------------------------------------------
+
+def test_the_baked_model_wins_over_the_environment_and_hugging_face_goes_offline(tmp_path):
+    env = {"MODEL_NAME": "someone/else", "MODEL_REVISION": "v2", "REVISION": "v3",
+           "TOKENIZER_NAME": "someone/tokenizer", "TOKENIZER_PATH": "/tok",
+           "HF_HUB_OFFLINE": "0", "PATH": "/usr/bin"}
+    settings = make_settings(tmp_path, model_name="someone/else")
+    facts = StorageFacts(baked=baked(), volume_mounted=True, model_name_exists=False)
+    source = plan_model_source(settings, facts, gpu=True, env=env)
+
+    assert source.origin == "baked"
+    assert source.model_path == "/models/huggingface/qwen/snapshots/abc"
+    engine_env = source.apply(env)
+    assert engine_env["HF_HUB_OFFLINE"] == "1" and engine_env["TRANSFORMERS_OFFLINE"] == "1"
+    for dropped in ("MODEL_REVISION", "REVISION", "TOKENIZER_NAME", "TOKENIZER_PATH"):
+        assert dropped not in engine_env
+    assert "HF_HOME" not in engine_env  # offline: no cache decision to make, even with a volume
+    assert engine_env["SERVED_MODEL_NAME"] == HUB_ID  # clients see the hub id, not a directory
+    assert engine_env["PATH"] == "/usr/bin"
+    assert any("MODEL_NAME=someone/else is ignored" in w for w in source.warnings)
+    assert any("MODEL_REVISION=v2 is ignored" in w for w in source.warnings)
+    assert any("HF_HUB_OFFLINE=1" in note and "downloads nothing" in note
+               for note in source.notes)
+
+
+def test_baked_tokenizer_quantization_and_a_chosen_served_name(tmp_path):
+    facts = StorageFacts(baked=baked(tokenizer_path="/models/tok", quantization="awq"),
+                         volume_mounted=False, model_name_exists=False)
+    source = plan_model_source(make_settings(tmp_path, model_name=None), facts, gpu=True,
+                               env={"SERVED_MODEL_NAME": "vision"})
+    engine_env = source.apply({"SERVED_MODEL_NAME": "vision"})
+    assert engine_env["TOKENIZER_NAME"] == "/models/tok"
+    assert engine_env["QUANTIZATION"] == "awq"
+    assert engine_env["SERVED_MODEL_NAME"] == "vision"
+    assert not source.warnings  # no MODEL_NAME on a GPU is fine when the model is baked
+
+    # A runtime QUANTIZATION is a launch choice (awq_marlin over awq, say): it is kept.
+    source = plan_model_source(make_settings(tmp_path), facts, gpu=True,
+                               env={"QUANTIZATION": "awq_marlin"})
+    assert "QUANTIZATION" not in source.set_env
+    assert any("QUANTIZATION=awq_marlin overrides" in note for note in source.notes)
+
+
+# --- 2. A local path --------------------------------------------------------------------------
+
+def test_a_local_path_is_used_as_is_and_changes_nothing_else(tmp_path):
+    settings = make_settings(tmp_path, model_name=str(tmp_path))
+    facts = StorageFacts(baked=None, volume_mounted=True, model_name_exists=True)
+    env = {"HF_TOKEN": "x", "TOKENIZER_NAME": "a/b"}
+    source = plan_model_source(settings, facts, gpu=True, env=env)
+    assert (source.origin, source.model_path) == ("local", str(tmp_path))
+    assert source.apply(env) == env
+
+
+@pytest.mark.parametrize("name", ["/runpod-volume/models/qwen", "./models/qwen", "~/qwen"])
+def test_a_path_that_does_not_exist_stops_the_worker(tmp_path, name):
+    with pytest.raises(EngineConfigError, match="is a path, but nothing exists there"):
+        plan_model_source(make_settings(tmp_path, model_name=name), NOTHING, gpu=True, env={})
+
+
+# --- 3 and 4. A hub id, with and without a network volume -------------------------------------
+
+def test_with_a_network_volume_the_hugging_face_cache_lives_on_it(tmp_path):
+    settings = make_settings(tmp_path)
+    source = plan_model_source(settings, VOLUME, gpu=True, env={})
+    assert source.origin == "volume" and source.model_path == HUB_ID
+    assert source.set_env == {"HF_HOME": str(tmp_path / "volume" / "huggingface-cache")}
+    assert "HF_HUB_OFFLINE" not in source.set_env  # the first worker must be able to download
+    assert any("only the first worker downloads" in note for note in source.notes)
+    assert not source.warnings
+
+
+@pytest.mark.parametrize("variable", ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"])
+def test_a_cache_location_the_user_chose_is_kept(tmp_path, variable):
+    env = {variable: "/somewhere"}
+    source = plan_model_source(make_settings(tmp_path), VOLUME, gpu=True, env=env)
+    assert source.apply(env) == env
+    assert any(f"{variable}=/somewhere" in note for note in source.notes)
+
+
+def test_without_a_volume_the_download_goes_to_the_container_disk_with_a_warning(tmp_path):
+    source = plan_model_source(make_settings(tmp_path), NOTHING, gpu=True, env={})
+    assert source.origin == "container-disk" and source.model_path == HUB_ID
+    assert not source.set_env and not source.unset_env
+    (warning,) = source.warnings
+    assert "container disk on every cold start" in warning
+    assert "network volume" in warning and "--build-arg MODEL_NAME" in warning
+
+
+# --- 5. No model ------------------------------------------------------------------------------
 
 def test_no_model_on_a_gpu_is_a_clear_start_up_error(tmp_path):
     with pytest.raises(EngineConfigError, match="MODEL_NAME is not set"):
-        resolve_model(Settings(model_name=None, tiny_model_dir=tmp_path / "x"), gpu=True)
+        plan_model_source(make_settings(tmp_path, model_name=None), VOLUME, gpu=True, env={})
 
+
+def test_no_model_on_a_cpu_is_the_tiny_model(tmp_path):
+    source = plan_model_source(make_settings(tmp_path, model_name=None), NOTHING, gpu=False,
+                               env={})
+    assert (source.origin, source.model_path) == ("tiny", str(tmp_path / "tiny"))
+
+
+# --- What is on disk --------------------------------------------------------------------------
+
+def write_manifest(path, **overrides) -> None:
+    values = {"format": MANIFEST_FORMAT, "model_name": HUB_ID, "model_path": str(path.parent),
+              "tokenizer_name": None, "tokenizer_path": None, "revision": "main",
+              "commit": None, "quantization": None, "downloaded_at": "2025-01-01T00:00:00Z"}
+    path.write_text(json.dumps({**values, **overrides}))
+
+
+def test_storage_facts_read_the_manifest_the_volume_and_the_model_path(tmp_path):
+    settings = make_settings(tmp_path, model_name=str(tmp_path))
+    assert gather_storage_facts(settings) == StorageFacts(None, False, True)
+    (tmp_path / "volume").mkdir()
+    write_manifest(tmp_path / "manifest.json")
+    facts = gather_storage_facts(settings)
+    assert facts.volume_mounted
+    assert facts.baked == baked(model_path=str(tmp_path), revision="main", commit=None)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "cannot be read"),
+    (json.dumps({"format": 99, "model_path": "/x"}), "is not format 1"),
+    (json.dumps({"format": 1, "model_path": "/x"}), "names no model"),
+    (json.dumps({"format": 1, "model_name": "m", "model_path": 3}), "not a string"),
+])
+def test_an_unusable_manifest_stops_the_worker(tmp_path, content, message):
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(EngineConfigError, match=message):
+        read_manifest(tmp_path / "manifest.json")
+
+
+def test_a_manifest_naming_a_missing_directory_stops_the_worker(tmp_path):
+    write_manifest(tmp_path / "manifest.json", tokenizer_path=str(tmp_path / "gone"))
+    with pytest.raises(EngineConfigError, match="not a directory in this image"):
+        read_manifest(tmp_path / "manifest.json")
+
+
+def test_the_engine_environment_carries_the_decision(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("MODEL_REVISION", "v9")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    write_manifest(tmp_path / "manifest.json")
+    settings = make_settings(tmp_path)
+    with caplog.at_level(logging.INFO, logger="sglang_worker.model_source"):
+        source = resolve_model_source(settings, gpu=True)
+    env = engine_environment(cpu=True, model=source)
+    assert env["HF_HUB_OFFLINE"] == env["TRANSFORMERS_OFFLINE"] == "1"
+    assert "MODEL_REVISION" not in env and env["SGLANG_USE_CPU_ENGINE"] == "1"
+    assert env["PATH"] == os.environ["PATH"]
+    assert "serving the model baked into this image" in caplog.text
+    assert "MODEL_REVISION=v9 is ignored" in caplog.text
+
+
+# --- The device -------------------------------------------------------------------------------
 
 def fake_nvidia_smi(directory, output: str, code: int = 0) -> None:
     path = directory / "nvidia-smi"

@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+# The RunPod serverless worker: the official SGLang image plus this worker, optionally with a
+# model baked in. docs/deploying.md has the full story; in short:
+#
+#   docker build -t you/sglang-worker:0.1.0 .                       # model chosen at run time
+#   docker build -t you/sglang-worker:qwen2.5-vl-7b \
+#       --build-arg MODEL_NAME=Qwen/Qwen2.5-VL-7B-Instruct \
+#       --secret id=HF_TOKEN,env=HF_TOKEN .                         # model baked in
+#
+# Host requirements: an NVIDIA GPU of compute capability 7.5 or newer (Turing, Ampere, Ada,
+# Hopper, Blackwell) and a driver that supports CUDA 13.0, i.e. 580.65.06 or newer; on RunPod,
+# allow CUDA 13.0 and newer for the endpoint (.runpod/hub.json does). An older driver fails
+# before the worker runs, so no log line of the worker can explain it.
+#
+# The SGLang version is builder/SGLANG_VERSION, the same file the CPU test environment installs
+# from; tests/unit/test_dockerfile.py fails if the default below says anything else.
+ARG SGLANG_VERSION=0.5.23
+FROM lmsysorg/sglang:v${SGLANG_VERSION}-cu130
+
+# Where RunPod mounts a network volume. Without a baked model the worker keeps the Hugging Face
+# cache there (BASE_PATH/huggingface-cache). Nothing in the image may live under it: a mounted
+# volume hides whatever is below its mount point.
+ARG BASE_PATH=/runpod-volume
+ENV BASE_PATH=${BASE_PATH} \
+    PYTHONUNBUFFERED=1
+
+WORKDIR /worker
+
+# 1. The worker's dependencies. Every package the image already has is pinned first, so pip can
+#    only add packages: a requirement that would move torch, sglang, transformers or any other
+#    base package fails the build instead of quietly changing the engine. The --check confirms it.
+COPY builder/requirements.txt builder/base_constraints.py builder/
+RUN python3 builder/base_constraints.py > /tmp/base-constraints.txt \
+    && PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install \
+        --no-cache-dir -r builder/requirements.txt -c /tmp/base-constraints.txt \
+    && python3 builder/base_constraints.py --check /tmp/base-constraints.txt \
+    && rm /tmp/base-constraints.txt
+
+# 2. An optional baked model: its files go to /models (outside BASE_PATH) with a manifest that
+#    the worker reads at start; it then serves that model with Hugging Face offline. The token
+#    is a BuildKit secret: it is read from /run/secrets during this step only and is in no layer,
+#    no ENV and no build argument. Before the code is copied, so code changes keep this layer.
+ARG MODEL_NAME=""
+ARG MODEL_REVISION=""
+# A tokenizer repository name, not a secret ("TOKEN" in the name is what DL3064 flags).
+# hadolint ignore=DL3064
+ARG TOKENIZER_NAME=""
+ARG QUANTIZATION=""
+COPY builder/download_model.py builder/
+RUN --mount=type=secret,id=HF_TOKEN,required=false \
+    if [ -n "$MODEL_NAME" ]; then python3 builder/download_model.py; fi
+
+# 3. The worker itself, and a check at build time that it and the RunPod SDK import: a missing
+#    dependency fails here, not in a GPU container at start.
+COPY handler.py test_input.json test_input_with_base64_images.json test_input_with_images.json ./
+COPY src/ src/
+RUN python3 handler.py --help > /dev/null && python3 -c "import runpod.serverless"
+
+# No wrapper script: the worker is the container's process, so RunPod's SIGTERM reaches it and
+# it drains its jobs and stops SGLang (the base image's entrypoint is reset for that reason).
+ENTRYPOINT []
+CMD ["python3", "handler.py"]

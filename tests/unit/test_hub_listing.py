@@ -1,0 +1,158 @@
+"""The RunPod Hub listing (.runpod/hub.json, .runpod/tests.json) agrees with the worker.
+
+The variables a user can set come from three places, and hub.json lists exactly these:
+- every field of the settings model, which is also exactly the README's configuration table;
+- SGLang server flags set by their upper-case names (``CONTEXT_LENGTH``, ...): each must be a
+  real flag of the installed SGLang (its own parser), say which flag in its description, keep
+  SGLang's default, and be documented in docs/deploying.md;
+- ``HF_TOKEN``, read by Hugging Face's client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sglang_worker.engine_args import EngineLaunch, build_argv, flag_table
+from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table
+
+HUB = json.loads((PROJECT_ROOT / ".runpod" / "hub.json").read_text(encoding="utf-8"))
+TESTS = json.loads((PROJECT_ROOT / ".runpod" / "tests.json").read_text(encoding="utf-8"))
+ENTRIES = {entry["key"]: entry["input"] for entry in HUB["config"]["env"]}
+SETTINGS = {name.upper(): field for name, field in Settings.model_fields.items()}
+HUGGING_FACE = {"HF_TOKEN"}
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+# RunPod's GPU pools (docs.runpod.io: GPU types) and the cards of each that the tests may name.
+POOLS = {"ADA_24": {"NVIDIA GeForce RTX 4090"},
+         "AMPERE_24": {"NVIDIA RTX A5000", "NVIDIA L4", "NVIDIA GeForce RTX 3090"},
+         "ADA_48_PRO": {"NVIDIA RTX 6000 Ada Generation", "NVIDIA L40", "NVIDIA L40S"},
+         "AMPERE_48": {"NVIDIA A40", "NVIDIA RTX A6000"}}
+
+
+@pytest.fixture(scope="module")
+def sglang_parser() -> argparse.ArgumentParser:
+    from sglang.srt.server_args import ServerArgs
+
+    parser = argparse.ArgumentParser()
+    ServerArgs.add_cli_args(parser)
+    return parser
+
+
+def sglang_keys() -> set[str]:
+    return set(ENTRIES) - set(SETTINGS) - HUGGING_FACE
+
+
+def shown_default(name: str):
+    """A setting's default as the Hub shows it (paths as in the README table)."""
+    default = SETTINGS[name].default
+    if isinstance(default, Path):
+        default = str(default.relative_to(PROJECT_ROOT) if default.is_relative_to(PROJECT_ROOT)
+                      else default)
+    return None if default == "" else default
+
+
+def test_hub_json_the_readme_table_and_the_settings_model_list_the_same_variables():
+    table = {m for m in re.findall(r"^\| `([A-Z0-9_]+)` \|", markdown_table(), re.M)}
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end")[0]
+    assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, re.M)) == table == set(SETTINGS)
+    missing = set(SETTINGS) - set(ENTRIES)
+    assert not missing, f"add these settings to .runpod/hub.json: {sorted(missing)}"
+    assert len(HUB["config"]["env"]) == len(ENTRIES), "a variable is listed twice"
+
+
+def test_every_other_hub_variable_is_a_real_sglang_flag_with_its_default(sglang_parser):
+    table = flag_table(sglang_parser)
+    actions = {opt: action for action in sglang_parser._actions for opt in action.option_strings}
+    assert sglang_keys(), "the listing offers the common SGLang flags"
+    for key in sglang_keys():
+        assert key in table, f"{key} is neither a setting nor an SGLang flag"
+        entry, option = ENTRIES[key], table[key].option
+        assert entry["description"].startswith(f"SGLang {option}: "), key
+        action = actions[option]
+        if "default" in entry:
+            assert str(entry["default"]).lower() == str(action.default).lower(), key
+        for choice in entry.get("options", []):
+            assert action.choices is None or choice["value"] in action.choices, (key, choice)
+
+
+def test_sglang_flags_and_the_token_are_documented_for_deployers():
+    guide = (PROJECT_ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    for key in sglang_keys() | HUGGING_FACE:
+        assert f"`{key}`" in guide, f"docs/deploying.md does not mention {key}"
+
+
+def test_each_entry_has_a_type_a_default_and_a_one_line_description():
+    kinds = {bool: "boolean", int: "number", float: "number"}
+    for key, entry in ENTRIES.items():
+        assert entry["name"] and entry["description"] and "\n" not in entry["description"], key
+        assert entry["type"] in {"string", "number", "boolean", "huggingface"}, key
+        assert all(option["value"] != "" for option in entry.get("options", [])), (
+            f"{key}: an empty option would reach SGLang as an empty value")
+        if entry["type"] == "boolean":
+            assert (entry["trueValue"], entry["falseValue"]) == ("true", "false"), key
+        if key not in SETTINGS:
+            continue
+        annotation = SETTINGS[key].annotation
+        assert entry["type"] == kinds.get(annotation, entry["type"]), key
+        if entry["type"] in ("number", "boolean"):
+            assert annotation in kinds, key
+        if key == "MODEL_NAME":
+            assert entry["default"] == DEFAULT_MODEL and entry["required"] is True
+            continue
+        assert entry.get("default") == shown_default(key), f"{key}: default differs"
+
+
+def test_the_hub_defaults_start_the_worker_and_pass_sglang_s_own_parser(monkeypatch):
+    defaults = {key: entry["default"] for key, entry in ENTRIES.items() if "default" in entry}
+    env = {key: str(value).lower() if isinstance(value, bool) else str(value)
+           for key, value in defaults.items()}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.model_name == DEFAULT_MODEL and settings.max_concurrency == 32
+    argv = build_argv(env, EngineLaunch(model_path=DEFAULT_MODEL, port=30000, cpu=False,
+                                        max_total_tokens=8192))
+    assert argv[argv.index("--dtype") + 1] == "auto"
+
+
+def test_a_blank_field_counts_as_unset(monkeypatch):
+    for key in ("IMAGE_LOCAL_DIR", "MAX_CONCURRENCY", "MODEL_NAME", "IMAGE_ALLOW_PRIVATE_URLS"):
+        monkeypatch.setenv(key, "")
+    settings = Settings()
+    assert settings.image_local_dir is None  # not Path("."): local files stay refused
+    assert settings.max_concurrency == 32 and settings.model_name is None
+    assert settings.image_allow_private_urls is False
+
+
+def test_the_listing_targets_the_gpus_and_cuda_of_the_base_image():
+    config = HUB["config"]
+    assert (HUB["type"], config["runsOn"], config["gpuCount"]) == ("serverless", "GPU", 1)
+    assert HUB["category"] in {"audio", "embedding", "language", "video", "image"}
+    assert isinstance(config["containerDiskInGb"], int) and config["containerDiskInGb"] >= 50
+    assert set(config["gpuIds"].split(",")) <= set(POOLS)
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    cuda_major = re.search(r"lmsysorg/sglang:\S+-cu(\d\d)\d", dockerfile).group(1)
+    assert config["allowedCudaVersions"] and all(
+        v.split(".")[0] == cuda_major for v in config["allowedCudaVersions"])
+    for preset in config["presets"]:
+        assert preset["defaults"]["MODEL_NAME"].startswith("Qwen/Qwen2.5-VL-")
+
+
+def test_the_hub_test_jobs_send_an_image_on_the_listing_s_own_configuration():
+    by_name = {test["name"]: test for test in TESTS["tests"]}
+    image_job = json.loads((PROJECT_ROOT / "test_input_with_base64_images.json").read_text())
+    assert by_name["image_base64_chat"]["input"] == image_job["input"]
+    content = image_job["input"]["openai_input"]["messages"][0]["content"]
+    assert any(part.get("type") == "image_url"
+               and part["image_url"]["url"].startswith("data:image/") for part in content)
+    assert all(isinstance(test["timeout"], int) for test in TESTS["tests"])
+    config = TESTS["config"]
+    assert config["allowedCudaVersions"] == HUB["config"]["allowedCudaVersions"]
+    pools = HUB["config"]["gpuIds"].split(",")
+    assert any(config["gpuTypeId"] in POOLS[pool] for pool in pools)
+    assert {"key": "MODEL_NAME", "value": DEFAULT_MODEL} in config["env"]
