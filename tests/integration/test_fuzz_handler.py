@@ -1,0 +1,70 @@
+"""Fuzzing the whole handler against the real SGLang server.
+
+Properties, for any job input: the handler never raises; it finishes within a deadline; its
+outputs are successes or end with exactly one error in the documented contract (a JSON string
+of OpenAI's error body, never an internal error, never a traceback); and afterwards the worker
+serves an ordinary job normally. The private-address opt-in is off, so no fuzzed URL connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from hypothesis import given
+
+from sglang_worker.main import make_worker
+from sglang_worker.settings import Settings
+from tests.support.fuzz_strategies import job_inputs
+from tests.support.image_server import guard_connections
+
+pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+async def strict_worker(settings, engine, engine_info):
+    worker = make_worker(Settings(**{**settings.model_dump(), "image_allow_private_urls": False}),
+                         engine_info, engine)
+    yield worker
+    await worker.client.close()
+    await worker.images.close()
+
+
+@pytest.fixture(scope="module")
+async def attempts():
+    patch = pytest.MonkeyPatch()
+    yield guard_connections(patch)
+    patch.undo()
+
+
+def check_contract(outputs: list) -> None:
+    assert outputs, "a job must yield something"
+    *body, last = outputs
+    for out in body:
+        assert not (isinstance(out, dict) and "error" in out), "an error must end the job"
+    if isinstance(last, dict) and "error" in last:
+        assert isinstance(last["error"], str)
+        error = json.loads(last["error"])["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert isinstance(error["message"], str) and error["message"]
+        assert isinstance(error["code"], int) and 400 <= error["code"] < 600
+        assert error["param"] is None or isinstance(error["param"], str)
+        assert "Traceback" not in error["message"]
+        assert "internal error in the worker" not in error["message"], "a bug, not a refusal"
+
+
+@given(job_inputs)
+async def test_any_job_ends_in_a_result_or_the_error_contract(strict_worker, attempts,
+                                                              job_input):
+    async def run() -> list:
+        return [out async for out in strict_worker.handle({"id": "fuzz", "input": job_input})]
+
+    check_contract(await asyncio.wait_for(run(), 60))
+    assert [a for a in attempts if a != "127.0.0.1"] == []
+
+
+async def test_the_worker_serves_normally_after_the_fuzzing(strict_worker):
+    outputs = [out async for out in strict_worker.handle({"id": "after", "input": {
+        "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}})]
+    assert outputs[0]["object"] == "chat.completion"

@@ -1,0 +1,112 @@
+"""Hypothesis strategies for hostile input: job shapes, content parts, image bytes, base64.
+
+Every URL these strategies produce points at a loopback, private or otherwise refused address,
+or uses a refused scheme, so a fuzzed request can never make the worker dial out: with the
+private-address opt-in off, each one is refused before any connection.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from hypothesis import strategies as st
+
+from tests.support import image_corpus as corpus
+
+SEEDS = [
+    corpus.jpeg((48, 32)),
+    corpus.png((40, 30)),
+    corpus.rgba_png(alpha=100, size=(16, 16)),
+    corpus.encode(corpus.picture((32, 24)), "GIF"),
+    corpus.encode(corpus.picture((32, 24)), "WEBP"),
+    corpus.encode(corpus.picture((32, 24)), "BMP"),
+    corpus.png_bomb(),
+]
+ROUTES = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/generate", "/health",
+          "/shutdown", "/flush_cache", "/update_weights_from_disk", "/v1/embeddings", "",
+          "/v1/chat/completions?x=1", "/openai/v1/chat/completions", "../../etc/passwd"]
+REFUSED_HOSTS = ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "[::1]", "10.0.0.1",
+                 "169.254.169.254", "[::ffff:127.0.0.1]", "100.64.0.1", "0", "[fd00::1]"]
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def mutated_image(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "insert", "duplicate"]))
+        at = draw(st.integers(0, max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[at] ^= draw(st.integers(1, 255))
+        elif kind == "cut":
+            del data[at:at + draw(st.integers(1, 64))]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=32))
+        else:
+            data[at:at] = data[at:at + draw(st.integers(1, 64))]
+    return bytes(data)
+
+
+@st.composite
+def image_text(draw) -> str:
+    """An image as a user might send it: data URL, bare base64, URL or path, often broken."""
+    raw = draw(mutated_image())
+    encoded = draw(st.sampled_from([base64.b64encode, base64.urlsafe_b64encode]))(raw).decode()
+    if draw(st.booleans()):
+        encoded = encoded.rstrip("=")
+    if draw(st.booleans()):
+        encoded = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    mime = draw(st.sampled_from(["image/png", "image/jpeg", "image/webp", "text/html", ""]))
+    return draw(st.sampled_from([
+        f"data:{mime};base64,{encoded}",
+        encoded,
+        f"http://{draw(st.sampled_from(REFUSED_HOSTS))}/{draw(st.text(max_size=10))}",
+        f"{draw(st.sampled_from(['ftp', 'file', 'gopher', 'javascript']))}://x/y",
+        "/etc/passwd",
+        draw(st.text(max_size=40)),
+    ]))
+
+
+content_parts = st.one_of(
+    st.builds(lambda t: {"type": "text", "text": t}, st.text(max_size=30)),
+    st.builds(lambda u, d: {"type": "image_url", "image_url": {"url": u, "detail": d}},
+              image_text(), st.sampled_from(["auto", "low", "high", None, 3])),
+    st.builds(lambda u: {"type": "image_url", "image_url": u}, image_text()),
+    st.builds(lambda u: {"type": "image", "image": u}, image_text()),
+    st.builds(lambda t, v: {"type": t, t: v}, st.text(max_size=12), json_values),
+    json_values,
+)
+
+
+@st.composite
+def chat_body(draw) -> dict:
+    messages = draw(st.lists(st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "assistant", "system", "tool", ""]) | json_scalars},
+        optional={"content": st.text(max_size=40) | st.lists(content_parts, max_size=4)
+                  | json_values}), max_size=3))
+    body = {"messages": messages, "max_tokens": draw(st.sampled_from([1, 2, 4, -1, 10**7]))}
+    body.update(draw(st.dictionaries(st.sampled_from(
+        ["stream", "temperature", "model", "n", "stop", "logprobs", "response_format"]),
+        json_values, max_size=3)))
+    return body
+
+
+job_inputs = st.one_of(
+    json_values,
+    st.builds(lambda r, b: {"openai_route": r, "openai_input": b},
+              st.sampled_from(ROUTES) | st.text(max_size=20), chat_body() | json_values),
+    chat_body(),
+    st.builds(lambda p, extra: {"prompt": p, "max_tokens": 2, **extra},
+              st.text(max_size=30) | json_values, st.dictionaries(st.text(max_size=6),
+                                                                   json_values, max_size=2)),
+    st.builds(lambda t, img: {"text": t, "image_data": img,
+                              "sampling_params": {"max_new_tokens": 2}},
+              st.text(max_size=30), image_text() | json_values),
+)

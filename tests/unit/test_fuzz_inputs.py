@@ -1,0 +1,74 @@
+"""Fuzzing the pure front of the worker: job shapes and image parts, no engine needed.
+
+Properties: parsing a job never raises anything but ``InvalidRequest``; preparing the images
+of any chat body returns a body or raises ``ImageError`` naming the part, within a deadline,
+without ever connecting anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given
+
+from sglang_worker.errors import ImageError, InvalidRequest
+from sglang_worker.images import ImagePipeline
+from sglang_worker.job_input import parse_job_input
+from sglang_worker.request import CHAT_ROUTE, GENERATE_ROUTE
+from sglang_worker.settings import Settings
+from tests.support.fuzz_strategies import chat_body, image_text, job_inputs
+from tests.support.image_server import guard_connections
+
+pytestmark = pytest.mark.fuzz
+
+
+@given(job_inputs)
+def test_parsing_any_job_input_succeeds_or_refuses_clearly(job_input):
+    try:
+        request = parse_job_input(job_input, served_model="m")
+    except InvalidRequest as error:
+        assert error.message and 400 <= error.status < 500
+        return
+    assert request.method in ("GET", "POST")
+    assert request.body is None or isinstance(request.body, dict)
+
+
+@pytest.fixture(scope="module")
+async def pipeline():
+    pipeline = ImagePipeline(Settings(image_allow_private_urls=False, image_workers=2))
+    yield pipeline
+    await pipeline.close()
+
+
+@pytest.fixture(scope="module")
+async def attempts():
+    """Every connection attempt during the module (none may happen); non-loopback refused."""
+    patch = pytest.MonkeyPatch()
+    yield guard_connections(patch)
+    patch.undo()
+
+
+@given(chat_body())
+async def test_preparing_any_chat_body_returns_a_body_or_names_the_bad_part(
+    pipeline, attempts, body
+):
+    try:
+        prepared, report = await asyncio.wait_for(pipeline.prepare(CHAT_ROUTE, body), 30)
+    except ImageError as error:
+        assert error.param and error.param.startswith("messages[")
+        assert error.message and "Traceback" not in error.message
+    else:
+        assert report.count >= 0 and isinstance(prepared, dict)
+    assert attempts == []
+
+
+@given(image_text())
+async def test_any_generate_image_data_is_prepared_or_refused(pipeline, image):
+    body = {"text": "x", "image_data": [image, image]}
+    try:
+        prepared, report = await asyncio.wait_for(pipeline.prepare(GENERATE_ROUTE, body), 30)
+    except ImageError as error:
+        assert error.param in ("image_data[0]", "image_data[1]")
+    else:
+        assert prepared["image_data"][0].startswith("data:image/") and report.count == 2
