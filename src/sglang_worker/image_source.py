@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+from . import base64_slices
 from .errors import ImageError
 from .image_budget import ImageBudget
 from .image_format import UNKNOWN, detect_format
@@ -120,7 +121,7 @@ def decode_inline(source: InlineSource) -> tuple[bytes, bool]:
 
 def _decode_base64(payload: str) -> tuple[bytes, bool]:
     try:
-        return binascii.a2b_base64(payload, strict_mode=True), True
+        return base64_slices.decode(payload), True
     except (binascii.Error, ValueError):
         pass
     # The lenient path copies the string a few times; it only runs for payloads that clients
@@ -131,7 +132,7 @@ def _decode_base64(payload: str) -> tuple[bytes, bool]:
     cleaned = cleaned.replace("-", "+").replace("_", "/").rstrip("=")
     cleaned += "=" * (-len(cleaned) % 4)
     try:
-        return binascii.a2b_base64(cleaned, strict_mode=True), False
+        return base64_slices.decode(cleaned), False
     except (binascii.Error, ValueError):
         raise ImageError("image data is not valid base64") from None
 

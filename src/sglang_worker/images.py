@@ -14,7 +14,9 @@ Contract:
   base64, then normalised (``image_normalise``). The byte limits are shared across the request
   (``image_budget``).
 - Decoding, resizing, encoding and file reads run in a bounded thread pool (IMAGE_WORKERS), never
-  on the event loop, so a large image never stalls other jobs' streams.
+  on the event loop, so a large image never stalls other jobs' streams. The pool's threads run
+  at a lower CPU priority than the loop, and base64 work is sliced (``base64_slices``) so the
+  loop is never kept waiting for the GIL.
 - An image that passes through unchanged keeps its base64 text when that was already canonical,
   so a large inline image is neither decoded twice nor encoded again.
 - ``close()`` closes the shared HTTP session and the pool.
@@ -23,8 +25,10 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import base64
+import contextlib
 import functools
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +37,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from . import base64_slices
 from .errors import ImageError
 from .image_budget import ImageBudget
 from .image_fetch import ImageFetcher
@@ -52,6 +57,7 @@ from .settings import Settings
 __all__ = ["ImagePipeline", "ImageReport", "count_image_parts"]
 
 T = TypeVar("T")
+IMAGE_THREAD_NICENESS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,9 @@ class ImagePipeline:
             jpeg_quality=settings.image_jpeg_quality,
         )
         self._fetcher = ImageFetcher(settings)
-        self._pool = ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image")
+        self._pool = ThreadPoolExecutor(image_workers(settings.image_workers),
+                                        thread_name_prefix="image",
+                                        initializer=_yield_to_the_event_loop)
         # Pillow's own bomb guard is process-wide; it backs up the header check inside the
         # decoders (a GIF frame larger than its canvas, a TIFF tile).
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
@@ -167,8 +175,24 @@ class ImagePipeline:
         return _Prepared(_data_url(image), image.changed)
 
 
+def image_workers(configured: int) -> int:
+    """IMAGE_WORKERS, or for 0 one thread less than the CPU cores (at least 1, at most 4)."""
+    return configured or min(4, max(1, (os.cpu_count() or 2) - 1))
+
+
+def _yield_to_the_event_loop() -> None:
+    """Run image threads at a lower CPU priority than the event loop's thread (Linux).
+
+    Decoding a big image is throughput work; the loop relays other jobs' tokens and must get a
+    core first, or on a small machine its streams stutter while images are being shrunk.
+    """
+    # Not Linux, or not allowed: the pool still works, at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IMAGE_THREAD_NICENESS)
+
+
 def _data_url(image: NormalisedImage) -> str:
-    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+    return f"data:{image.mime};base64,{base64_slices.encode(image.data)}"
 
 
 def _earliest(failures: BaseExceptionGroup, parts: list[ImagePart]) -> BaseException:

@@ -128,8 +128,9 @@ class Settings(BaseSettings):
         90, ge=1, le=100, description="JPEG quality used when a changed photo is re-encoded."
     )
     image_workers: int = Field(
-        4, ge=1, description="Threads that decode and resize images. Pillow releases the GIL "
-        "while it works, so they run in parallel; keep it at or below the CPU cores to spare."
+        0, ge=0, description="Threads that decode and resize images; they run at a lower CPU "
+        "priority than the event loop. Pillow releases the GIL while it works, so they run in "
+        "parallel. 0: one less than the CPU cores, at least 1 and at most 4."
     )
     image_fetch_timeout_s: float = Field(
         20.0, gt=0, description="Deadline for downloading one image URL, redirects included. "

@@ -291,7 +291,7 @@ def test_big_jpegs_are_reduced_while_decoding(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     result = normalise_image(corpus.jpeg((4000, 3000)), ImageLimits(100_000_000, 500, 0, 90))
-    assert decoded_sizes == [(1000, 750)]  # DCT-scaled by 1/4, then resampled
+    assert decoded_sizes == [(500, 375)]  # DCT-scaled by 1/8: exactly the target, no resample
     assert result.size == (500, 375) and result.mime == "image/jpeg"
     assert is_red(opened(result.data).getpixel((5, 5)))
 
