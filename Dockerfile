@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The RunPod serverless worker: the official SGLang image plus this worker, optionally with a
-# model baked in. docs/deploying.md has the full story; in short:
+# model baked in. README.md ("Deploying on RunPod") has the full story; in short:
 #
 #   docker build -t you/sglang-worker:0.1.0 .                       # model chosen at run time
 #   docker build -t you/sglang-worker:qwen2.5-vl-7b \

@@ -8,7 +8,8 @@ Contract, in the order the rules apply:
    ``--context-length ''``). Kinds: a switch (``store_true``) is added when its variable is
    true (1/true/yes/on) and left out when false; a ``--foo/--no-foo`` pair gives ``--foo``
    or ``--no-foo``; a list flag (``nargs`` ``+``/``*``) is split shell-style into several
-   values; anything else is ``--flag value``. A value that is neither true nor false for a switch is an error.
+   values; anything else is ``--flag value``. A switch value that is neither true nor false
+   is an error.
 3. Reserved names the worker owns are never read as flags: ``HOST``, ``PORT``, ``MODEL``,
    ``MODEL_PATH`` (use ``MODEL_NAME``), ``API_KEY`` (the engine listens on loopback and the
    worker is its only client; a key there would only lock the worker out), ``HELP`` and

@@ -4,7 +4,7 @@ The variables a user can set come from three places, and hub.json lists exactly 
 - every field of the settings model, which is also exactly the README's configuration table;
 - SGLang server flags set by their upper-case names (``CONTEXT_LENGTH``, ...): each must be a
   real flag of the installed SGLang (its own parser), say which flag in its description, keep
-  SGLang's default, and be documented in docs/deploying.md;
+  SGLang's default, and be documented in the README;
 - ``HF_TOKEN``, read by Hugging Face's client.
 """
 
@@ -81,9 +81,9 @@ def test_every_other_hub_variable_is_a_real_sglang_flag_with_its_default(sglang_
 
 
 def test_sglang_flags_and_the_token_are_documented_for_deployers():
-    guide = (PROJECT_ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    guide = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     for key in sglang_keys() | HUGGING_FACE:
-        assert f"`{key}`" in guide, f"docs/deploying.md does not mention {key}"
+        assert f"`{key}`" in guide, f"the README does not mention {key}"
 
 
 def test_each_entry_has_a_type_a_default_and_a_one_line_description():
