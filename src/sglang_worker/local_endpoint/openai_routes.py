@@ -1,0 +1,99 @@
+"""RunPod's OpenAI-compatible route, served by the local endpoint: ``/openai/v1/...`` (also
+under ``/v2/<any endpoint id>/``), answered like an OpenAI server.
+
+Contract:
+- ``POST /openai/v1/chat/completions``, ``POST /openai/v1/completions``, ``GET
+  /openai/v1/models`` (and any other path under ``/openai/v1/``: the worker's route allowlist
+  decides) become the job RunPod builds, ``{"openai_route": "/v1/...", "openai_input": body}``
+  (``openai_relay.openai_job_input``), run by the worker like any job.
+- ``"stream": true``: an SSE response whose bytes are the worker's yields, each written to the
+  client the moment the worker's job-stream POST arrives. The response starts with the first
+  yield, so a job that fails before it still gets a proper HTTP error.
+- Otherwise: the worker's one yield as JSON, once the job finished.
+- A failed job is an HTTP error with OpenAI's ``{"error": {...}}`` body, status from the job
+  error's ``code`` (``openai_relay.openai_answer``), so the OpenAI SDK raises the matching
+  exception class.
+- Body limit 20 MB (``request_body.OPENAI_LIMIT``; RunPod documents none for this route): a
+  larger body gets a 413 with OpenAI's error body. Malformed JSON gets a 400.
+- A client that disconnects (streaming or not) cancels its job through job-stop, so the
+  worker's handler is cancelled and SGLang aborts the generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .board import JobBoard
+from .jobs import STOPPED_STATUSES, Job
+from .openai_relay import (
+    NO_RETRY,
+    openai_answer,
+    openai_error_body,
+    openai_job_input,
+    sse_bytes,
+    stream_epilogue,
+)
+from .public_api import PREFIXES, cancel_if_unfinished
+from .request_body import OPENAI_LIMIT, BodyTooLarge, parse_json_object, read_body
+
+SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+class OpenAIRoutes:
+    def __init__(self, board: JobBoard) -> None:
+        self.board = board
+
+    def add_routes(self, app: web.Application) -> None:
+        for prefix in PREFIXES:
+            for method in ("GET", "POST"):
+                app.router.add_route(method, prefix + "/openai/v1/{path:.+}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body: dict[str, Any] | None = None
+        if request.method == "POST":
+            try:
+                raw = await read_body(request, OPENAI_LIMIT, f"POST {request.path}")
+                body = parse_json_object(raw)
+            except BodyTooLarge as exc:
+                return _json(413, openai_error_body(413, exc.message))
+            except ValueError as exc:
+                return _json(400, openai_error_body(400, str(exc)))
+        job_input = openai_job_input(request.match_info["path"], request.method, body)
+        job = self.board.submit(job_input, sync=True)
+        if body is not None and body.get("stream") is True:
+            return await cancel_if_unfinished(self.board, job, self._relay(request, job))
+        await cancel_if_unfinished(self.board, job, self.board.wait_final(job, None))
+        return self._answer(job)
+
+    def _answer(self, job: Job) -> web.Response:
+        status, body = openai_answer(job)
+        return _json(status, body, NO_RETRY if job.status in STOPPED_STATUSES else None)
+
+    async def _relay(self, request: web.Request, job: Job) -> web.StreamResponse:
+        response: web.StreamResponse | None = None
+        sent = 0
+        while True:
+            version = job.version
+            new = job.streamed[sent:]
+            if new:
+                sent += len(new)
+                if response is None:
+                    response = web.StreamResponse(headers=SSE_HEADERS)
+                    await response.prepare(request)
+                await response.write(b"".join(sse_bytes(output) for output in new))
+            if job.final:
+                break
+            await self.board.wait_change(job, version, None)
+        if response is None:
+            return self._answer(job)
+        epilogue = stream_epilogue(job)
+        if epilogue:
+            await response.write(epilogue)
+        await response.write_eof()
+        return response

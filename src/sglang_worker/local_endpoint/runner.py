@@ -1,0 +1,111 @@
+"""The worker process of the local endpoint: ``python handler.py``, started as RunPod starts it.
+
+Contract:
+- ``WorkerProcess.start(env)`` runs ``<this python> handler.py`` unchanged in the project root,
+  with the endpoint's environment plus ``env`` (the job API's ``RUNPOD_WEBHOOK_*`` variables)
+  and ``PYTHONUNBUFFERED=1``. Two defaults differ from a deployed worker, and an explicit value
+  in the environment wins over each: ``IMAGE_ALLOW_PRIVATE_URLS=true``, so image URLs on
+  loopback work, and ``RUNPOD_LOG_LEVEL=INFO``, since the SDK's default (DEBUG) logs every
+  job poll.
+- The worker runs in its own session, so a terminal's Ctrl-C reaches only the endpoint, which
+  forwards it (``signal``). It also gets SIGTERM from the kernel if the endpoint dies without
+  cleaning up (``PR_SET_PDEATHSIG``), and its own engine follows it the same way.
+- Its output (the worker's logs and, prefixed ``[sglang]``, the engine's) is copied line by
+  line to the endpoint's stderr; the last ``TAIL_LINES`` are kept for ``tail()``, which goes
+  into the message when the worker dies.
+- ``wait()`` returns its exit code. ``stop(grace_s)`` sends SIGTERM (the SDK then finishes the
+  jobs in flight and the worker stops its engine), waits ``grace_s``, then SIGKILLs the
+  worker's process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+
+from ..settings import PROJECT_ROOT
+
+TAIL_LINES = 60
+_PR_SET_PDEATHSIG = 1
+_LINE_LIMIT = 16 * 1024 * 1024
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the endpoint process dies."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("IMAGE_ALLOW_PRIVATE_URLS", "true")
+    env.setdefault("RUNPOD_LOG_LEVEL", "INFO")
+    env.update(overrides)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class WorkerProcess:
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def start(self, env: dict[str, str]) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "handler.py", cwd=PROJECT_ROOT, env=worker_environment(env),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent, limit=_LINE_LIMIT,
+        )
+        self._pump = asyncio.create_task(self._copy_output())
+
+    async def _copy_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        out = sys.stderr.buffer
+        while line := await self.process.stdout.readline():
+            self._tail.append(line.decode("utf-8", "replace").rstrip())
+            out.write(line)
+            out.flush()
+
+    def tail(self) -> str:
+        return "\n".join(self._tail)
+
+    async def wait(self) -> int:
+        assert self.process is not None
+        code = await self.process.wait()
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pump), 2.0)
+        return code
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def signal(self, signum: int) -> None:
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    async def stop(self, grace_s: float) -> int:
+        self.signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.wait(), grace_s)
+        except TimeoutError:
+            self.kill()
+            return await self.wait()

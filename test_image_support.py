@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Check an endpoint of this worker for image support, with the official OpenAI SDK.
+
+    python test_image_support.py                          # the local endpoint (make serve)
+    python test_image_support.py --base-url URL           # any base URL of this worker
+    RUNPOD_API_KEY=... python test_image_support.py --endpoint-id ID   # a RunPod endpoint
+
+Each case below is one row of the table this prints: whether it passed, its latency, the time
+to the first generated text of a stream, and the image tokens the model counted
+(``usage.prompt_tokens_details.image_tokens``, SGLang's own count: above 0 proves the image
+reached the model). The exit status is 0 when every case passed, 1 otherwise, 2 on bad usage.
+
+``--base-url`` takes the OpenAI base URL (``http://127.0.0.1:8000/openai/v1``); a URL without
+``/v1`` at the end gets ``/openai/v1`` appended, so the endpoint's root works too.
+
+Against the local endpoint (a loopback address) the URL image is served by a small HTTP server
+this script starts on 127.0.0.1: the local worker runs with IMAGE_ALLOW_PRIVATE_URLS=true.
+Against RunPod it uses a public image (``--image-url``). The pictures sent inline are drawn by
+this script; only the ``openai`` package is needed.
+
+RunPod's OpenAI route answers a failed request with HTTP 200 and the error in the body, where
+the local endpoint answers with the error's HTTP status (so the SDK raises). The error cases
+accept both and say which one they saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.server
+import os
+import struct
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+from openai import OpenAI
+
+LOCAL_BASE_URL = "http://127.0.0.1:8000/openai/v1"
+PUBLIC_IMAGE_URL = ("https://upload.wikimedia.org/wikipedia/commons/thumb/4/47/"
+                    "PNG_transparency_demonstration_1.png/280px-PNG_transparency_demonstration_1.png")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+REQUEST_LIMIT_BYTES = 20_000_000  # RunPod's /runsync limit, which the local OpenAI route keeps
+MAX_TOKENS = 16
+
+
+# --- Pictures, drawn with the standard library -------------------------------------------------
+def png(width: int, height: int, shade: int = 0) -> bytes:
+    """An RGB PNG with a colour gradient: a real picture, no Pillow needed."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    rows = b"".join(
+        b"\x00" + bytes(value for x in range(width) for value in (
+            (x * 255 // width + shade) % 256, y * 255 // height, (x ^ y) % 256))
+        for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def serve_on_loopback(path: str, body: bytes) -> str:
+    """Serve ``body`` at ``path`` from 127.0.0.1 in a background thread; returns its URL."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == path
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+# --- The cases ----------------------------------------------------------------------------------
+class CheckFailed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+@dataclass
+class Outcome:
+    """What a case reports besides pass/fail."""
+    ttft_s: float | None = None
+    image_tokens: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class Endpoint:
+    client: OpenAI
+    model: str
+    image_url: str
+    extra: dict[str, Any] = field(default_factory=dict)  # results later cases compare against
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def image(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def image_tokens(usage: Any) -> int | None:
+    details = getattr(usage, "prompt_tokens_details", None)
+    return getattr(details, "image_tokens", None)
+
+
+def chat(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
+    response = ep.client.chat.completions.create(
+        model=ep.model, messages=[{"role": "user", "content": list(content)}],
+        max_tokens=MAX_TOKENS, temperature=0)
+    check(response.object == "chat.completion", f"unexpected object {response.object!r}")
+    check(bool(response.choices) and response.choices[0].finish_reason is not None,
+          "the response has no finished choice")
+    tokens = image_tokens(response.usage)
+    check(bool(tokens), f"usage reports {tokens} image tokens: the image did not reach the model")
+    return Outcome(image_tokens=tokens, detail=repr(response.choices[0].message.content)[:40])
+
+
+def chat_stream(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
+    started = time.perf_counter()
+    stream = ep.client.chat.completions.create(
+        model=ep.model, messages=[{"role": "user", "content": list(content)}],
+        max_tokens=MAX_TOKENS, temperature=0, stream=True,
+        stream_options={"include_usage": True})
+    first_chunk = first_text = None
+    pieces, usage, finish = [], None, None
+    for chunk in stream:
+        now = time.perf_counter() - started
+        first_chunk = first_chunk if first_chunk is not None else now
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta.content:
+                first_text = first_text if first_text is not None else now
+                pieces.append(choice.delta.content)
+            finish = choice.finish_reason or finish
+    check(first_chunk is not None, "the stream sent no chunk")
+    check(finish is not None, "the stream ended without a finish_reason")
+    tokens = image_tokens(usage)
+    check(bool(tokens), f"usage reports {tokens} image tokens: the image did not reach the model")
+    return Outcome(ttft_s=first_text if first_text is not None else first_chunk,
+                   image_tokens=tokens, detail=f"{len(pieces)} text chunks")
+
+
+def expect_error(ep: Endpoint, content: list[dict[str, Any]], error_class: type[Exception],
+                 fragment: str, status: int | None = None) -> Outcome:
+    """The request must fail with ``error_class`` (HTTP ``status``) and a message holding
+    ``fragment``; RunPod's HTTP 200 with the error in the body is accepted too."""
+    try:
+        raw = ep.client.chat.completions.with_raw_response.create(
+            model=ep.model, messages=[{"role": "user", "content": content}],
+            max_tokens=MAX_TOKENS)
+    except openai.APIStatusError as exc:
+        check(isinstance(exc, error_class), f"raised {type(exc).__name__} (HTTP "
+              f"{exc.status_code}), expected {error_class.__name__}")
+        check(status is None or exc.status_code == status,
+              f"HTTP {exc.status_code}, expected {status}")
+        check(fragment in exc.message, f"the message lacks {fragment!r}: {exc.message[:200]}")
+        return Outcome(detail=f"{type(exc).__name__}: ...{fragment}...")
+    body = raw.http_response.text
+    check(fragment in body, f"no error: HTTP {raw.http_response.status_code} {body[:200]}")
+    return Outcome(detail=f"HTTP {raw.http_response.status_code} with the error in the body")
+
+
+def case_models(ep: Endpoint) -> Outcome:
+    models = ep.client.models.list().data
+    check(bool(models), "models.list() returned no model")
+    return Outcome(detail=models[0].id[-40:])
+
+
+def case_image_url(ep: Endpoint) -> Outcome:
+    return chat(ep, text("What is in this picture?"), image(ep.image_url))
+
+
+def case_image_base64(ep: Endpoint) -> Outcome:
+    outcome = chat(ep, text("What is in this picture?"), image(data_url(png(256, 192))))
+    ep.extra["one_image_tokens"] = outcome.image_tokens
+    return outcome
+
+
+def case_mixed(ep: Endpoint) -> Outcome:
+    return chat(ep, text("Here is a picture:"), image(data_url(png(192, 160, 40))),
+                text("Describe its colours."), text("Answer in one sentence."))
+
+
+def case_several_images(ep: Endpoint) -> Outcome:
+    outcome = chat(ep, text("Compare these pictures:"), image(data_url(png(256, 192))),
+                   image(ep.image_url), text("and"), image(data_url(png(128, 128, 90))))
+    one = ep.extra.get("one_image_tokens") or 0
+    check((outcome.image_tokens or 0) > one,
+          f"{outcome.image_tokens} image tokens for three images, {one} for one")
+    return outcome
+
+
+def case_stream_base64(ep: Endpoint) -> Outcome:
+    return chat_stream(ep, text("Describe this picture."), image(data_url(png(256, 192))))
+
+
+def case_stream_url(ep: Endpoint) -> Outcome:
+    return chat_stream(ep, image(ep.image_url), text("What is this?"))
+
+
+def case_corrupt_base64(ep: Endpoint) -> Outcome:
+    return expect_error(ep, [text("What is this?"), image("data:image/png;base64,iVBOR%%%!!")],
+                        openai.BadRequestError, "not valid base64", 400)
+
+
+def case_unsupported_format(ep: Endpoint) -> Outcome:
+    pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    return expect_error(ep, [text("What is this?"), image(data_url(pdf, "image/png"))],
+                        openai.BadRequestError, "detected PDF", 400)
+
+
+def case_over_size_limit(ep: Endpoint) -> Outcome:
+    """A request over 20 MB (a big base64 image): refused before it reaches the worker."""
+    payload = base64.b64encode(os.urandom(REQUEST_LIMIT_BYTES * 3 // 4 + 500_000)).decode()
+    return expect_error(ep, [text("What is this?"), image("data:image/png;base64," + payload)],
+                        openai.APIStatusError, "limit", 413)
+
+
+CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
+    ("models.list()", case_models),
+    ("image by URL", case_image_url),
+    ("image as base64", case_image_base64),
+    ("mixed text and image", case_mixed),
+    ("several images in one message", case_several_images),
+    ("streaming, image as base64", case_stream_base64),
+    ("streaming, image by URL", case_stream_url),
+    ("error: corrupt base64", case_corrupt_base64),
+    ("error: unsupported format (PDF)", case_unsupported_format),
+    ("error: over the size limit", case_over_size_limit),
+]
+
+
+# --- Running them -------------------------------------------------------------------------------
+@dataclass
+class Row:
+    case: str
+    passed: bool
+    latency_s: float
+    outcome: Outcome
+
+
+def run_case(ep: Endpoint, name: str, case: Callable[[Endpoint], Outcome]) -> Row:
+    started = time.perf_counter()
+    try:
+        outcome, passed = case(ep), True
+    except CheckFailed as exc:
+        outcome, passed = Outcome(detail=str(exc)), False
+    except openai.APIError as exc:
+        outcome, passed = Outcome(detail=f"{type(exc).__name__}: {exc}"), False
+    return Row(name, passed, time.perf_counter() - started, outcome)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("case", "result", "latency", "ttft", "image tokens", "detail")
+    lines = [header] + [(
+        row.case, "pass" if row.passed else "FAIL", f"{row.latency_s:.2f} s",
+        f"{row.outcome.ttft_s:.2f} s" if row.outcome.ttft_s is not None else "-",
+        str(row.outcome.image_tokens) if row.outcome.image_tokens is not None else "-",
+        row.outcome.detail.replace("\n", " ")[:90]) for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+              + "  " + line[-1])
+
+
+def openai_base_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/openai/v1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--base-url", help=f"OpenAI base URL (default {LOCAL_BASE_URL})")
+    target.add_argument("--endpoint-id", help="a RunPod endpoint id (needs RUNPOD_API_KEY)")
+    parser.add_argument("--image-url", help="image URL for the URL cases (default: a loopback "
+                        f"server for a local endpoint, else {PUBLIC_IMAGE_URL})")
+    parser.add_argument("--model", help="model name (default: the first of models.list())")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    args = parser.parse_args(argv)
+
+    api_key = os.environ.get("RUNPOD_API_KEY")
+    if args.endpoint_id:
+        if not api_key:
+            parser.error("--endpoint-id needs RUNPOD_API_KEY in the environment")
+        base_url = f"https://api.runpod.ai/v2/{args.endpoint_id}/openai/v1"
+    else:
+        base_url = openai_base_url(args.base_url or LOCAL_BASE_URL)
+    local = urlsplit(base_url).hostname in LOOPBACK_HOSTS
+    image_url = args.image_url or (serve_on_loopback("/picture.png", png(320, 240, 120))
+                                   if local else PUBLIC_IMAGE_URL)
+    client = OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY", "local"),
+                    timeout=args.timeout, max_retries=0)
+    print(f"endpoint: {base_url} ({'local' if local else 'remote'}); image URL: {image_url}")
+    model = args.model
+    try:
+        listed = client.models.list().data
+    except openai.APIConnectionError as exc:
+        hint = ": is the local endpoint running (make serve)?" if local else ""
+        print(f"cannot reach {base_url} ({exc}){hint}")
+        return 1
+    except openai.APIError:
+        listed = []  # reported by the models.list() case below
+    model = model or (listed[0].id if listed else "default")
+
+    ep = Endpoint(client, model, image_url)
+    rows = [run_case(ep, name, case) for name, case in CASES]
+    print_table(rows)
+    failed = [row.case for row in rows if not row.passed]
+    print(f"{len(rows) - len(failed)} of {len(rows)} cases passed"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

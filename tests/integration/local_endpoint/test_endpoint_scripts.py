@@ -1,0 +1,49 @@
+"""What users run against the local endpoint: ``test_image_support.py`` and the README's OpenAI
+SDK snippet, each exactly as shipped apart from the base URL."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from sglang_worker.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+README_BASE_URL = "http://127.0.0.1:8000/openai/v1"
+
+
+def readme_snippet() -> str:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- openai-snippet:start -->\s*```python\n(.*?)```\s*"
+                      r"<!-- openai-snippet:end -->", readme, re.S)
+    assert found, "the README's OpenAI snippet markers are missing"
+    return found.group(1)
+
+
+def test_image_support_script_passes_every_case(local_endpoint):
+    done = subprocess.run(
+        [sys.executable, "test_image_support.py", "--base-url", local_endpoint.url],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "10 of 10 cases passed" in done.stdout
+    for case in ("image by URL", "image as base64", "several images in one message",
+                 "streaming, image as base64", "error: corrupt base64",
+                 "error: unsupported format (PDF)", "error: over the size limit"):
+        assert re.search(rf"^{re.escape(case)} +pass ", done.stdout, re.M), done.stdout
+
+
+def test_the_readme_snippet_runs_unchanged_but_for_the_base_url(local_endpoint, tmp_path):
+    snippet = readme_snippet()
+    assert snippet.count(README_BASE_URL) == 1
+    (tmp_path / "snippet.py").write_text(
+        snippet.replace(README_BASE_URL, local_endpoint.openai_base_url), encoding="utf-8")
+    Image.linear_gradient("L").resize((160, 120)).convert("RGB").save(tmp_path / "photo.jpg")
+    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip(), "the snippet printed no answer"
