@@ -5,7 +5,7 @@ TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
 DEMO_INPUT ?= test_input_with_base64_images.json
 
-.PHONY: setup models demo test unit integration lint docs
+.PHONY: setup models demo test unit integration lint docs fuzz serve bench soak
 
 setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
@@ -17,17 +17,39 @@ models: setup
 demo: models
 	$(PY) handler.py --test_input $(DEMO_INPUT)
 
+# The local RunPod endpoint on 127.0.0.1:$(PORT): the worker as deployed, behind RunPod's job API
+# and its OpenAI route (base_url http://127.0.0.1:$(PORT)/openai/v1). Ctrl-C stops it.
+PORT ?= 8000
+serve: models
+	PYTHONPATH=src $(PY) -m sglang_worker.local_endpoint --port $(PORT)
+
 docs: setup
 	$(PY) scripts/update_readme_table.py
 
 lint: setup
-	$(PY) -m ruff check src tests handler.py builder scripts
+	$(PY) -m ruff check src tests handler.py builder scripts bench test_image_support.py
 
 unit: setup
 	$(PY) -m pytest tests/unit -q
 
 integration: models
 	$(PY) -m pytest tests/integration -q
+
+# The long fuzzing profile: 20,000 examples per property, against the real SGLang server.
+fuzz: models
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -m fuzz -q -p no:cacheprovider \
+		--hypothesis-show-statistics
+
+# Benchmarks (docs/benchmarks.md): worker vs bare SGLang, image path vs the naive one, start-up.
+# Each prints its table and writes bench/results/<name>.json.
+bench: models
+	$(PY) bench/bench_images.py
+	$(PY) bench/bench_worker.py
+	$(PY) bench/bench_startup.py
+
+# Load and soak: 1,000 jobs at concurrency 64 through the local endpoint (SECURITY.md).
+soak: models
+	PYTHONPATH=src:. $(PY) bench/soak.py
 
 test: models lint
 	$(PY) -m pytest -q

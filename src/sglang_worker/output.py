@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from .errors import WorkerError
 from .stream import DONE_DATA, event_data
 
@@ -30,7 +32,7 @@ def chunk_objects(events: list[bytes]) -> list[Any]:
     for event in events:
         data = event_data(event)
         if data is not None and data != DONE_DATA:
-            chunks.append(json.loads(data))
+            chunks.append(orjson.loads(data))
     return chunks
 
 

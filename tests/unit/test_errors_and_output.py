@@ -55,3 +55,14 @@ def test_sse_outputs():
     text = sse_error_event(EngineUnavailable("gone"))
     assert text.startswith("data: ") and text.endswith("\n\n")
     assert json.loads(text[6:])["error"]["code"] == 503
+
+
+def test_engine_bodies_are_encoded_once_and_any_json_goes_through():
+    import json as std_json
+
+    from sglang_worker.engine_client import encode_json
+
+    body = {"messages": [{"role": "user", "content": "café ☕"}], "seed": 10**30, "x": 1.5}
+    assert std_json.loads(encode_json(body)) == body  # a 100-bit int falls back, still exact
+    small = {"a": [1, "ü"]}
+    assert isinstance(encode_json(small), bytes) and std_json.loads(encode_json(small)) == small

@@ -1,0 +1,91 @@
+"""Shared pieces of the benchmarks: statistics, interleaved A/B runs, tables and JSON results.
+
+Every benchmark runs both sides in one process, interleaved (A, B, A, B, ...), so drift and
+noise on a shared machine land on both. Results go to stdout as a table and to
+``bench/results/<name>.json`` (machine, versions, raw samples, summary).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20, method="inclusive")[-1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+async def interleave(a: Callable[[], Awaitable[float]], b: Callable[[], Awaitable[float]],
+                     n: int, warmup: int = 5) -> tuple[list[float], list[float]]:
+    """Run ``a`` and ``b`` alternately ``n`` times each (after a warm-up); their timings."""
+    for _ in range(warmup):
+        await a()
+        await b()
+    first: list[float] = []
+    second: list[float] = []
+    for i in range(n):
+        # Alternate who goes first, so neither side always follows the other.
+        if i % 2:
+            second.append(await b())
+            first.append(await a())
+        else:
+            first.append(await a())
+            second.append(await b())
+    return first, second
+
+
+def machine() -> dict[str, Any]:
+    import PIL
+
+    versions = {"python": platform.python_version(), "pillow": PIL.__version__}
+    try:
+        from importlib.metadata import version
+
+        versions["sglang"] = version("sglang")
+        versions["aiohttp"] = version("aiohttp")
+    except Exception:  # versions are informative only
+        pass
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), **versions}
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths,  # noqa: E731
+                                                                             strict=False)) + " |"
+    out = [f"\n{title}", line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def save(name: str, summary: dict[str, Any], raw: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                "machine": machine(), "summary": summary, "raw": raw},
+                               indent=1))
+    return path
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"

@@ -1,0 +1,176 @@
+"""Load and soak (``make soak``): 1,000 jobs through the local endpoint at concurrency 64.
+
+The endpoint runs as ``make serve`` runs it: the worker (``python handler.py``, the RunPod SDK's
+real job loop) and its own SGLang server with the tiny Qwen2-VL. The jobs mix text, base64
+images and URL images (served from a loopback server here), half of them streaming, over the
+OpenAI route and ``/runsync``. Every 50th job carries a deliberately corrupt image.
+
+Checks, printed as figures:
+- lost: jobs with no answer at all (must be 0)
+- unexpected errors: failures other than the injected ones (must be 0); every injected one
+  must fail with a 400 that names the image part
+- cross-talk: every answer belongs to its own request. A completion echoes its own numbered
+  prompt; a chat carries its own request id (SGLang's ``rid`` comes back as the response id)
+- memory: the worker's RSS after the first 100 jobs and after the last 100 (bound below)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import aiohttp
+import openai
+import psutil
+from harness import ROOT, save, table, verdict
+from PIL import Image
+
+from tests.support.image_server import ImageServer
+from tests.support.ports import free_port
+
+JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+CONCURRENCY = 64
+INJECT_EVERY = 50
+RSS_BOUND_MB = 64
+
+
+def picture(n: int, fmt: str = "JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (96 + n % 64, 72), (n * 37 % 256, n * 11 % 256, 90)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def start_endpoint() -> tuple[subprocess.Popen, str, psutil.Process]:
+    port, engine_port = free_port(), free_port()
+    env = {**os.environ, "ENGINE_PORT": str(engine_port), "PYTHONPATH": str(ROOT / "src")}
+    process = subprocess.Popen([sys.executable, "-m", "sglang_worker.local_endpoint", "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the local endpoint exited during start-up"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if json.loads(response.read())["workers"]["initializing"] == 0:
+                    break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    worker = next(p for p in psutil.Process(process.pid).children(recursive=True)
+                  if "handler.py" in " ".join(p.cmdline()))
+    return process, url, worker
+
+
+def chat_body(n: int, image_url: str, stream: bool) -> dict:
+    return {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": f"Job {n}: what is this?"},
+        {"type": "image_url", "image_url": {"url": image_url}}]}],
+        "max_tokens": 3, "temperature": 0, "stream": stream, "rid": f"soak-{n}"}
+
+
+async def run_job(n: int, client, http, url: str, images: ImageServer, model: str) -> dict:
+    """One job; returns {"n", "kind", "ok", "own", "status"}."""
+    stream = n % 2 == 0
+    kind = ("text", "base64", "url")[n % 3]
+    injected = n % INJECT_EVERY == 0
+    if kind == "text":
+        prompt = f"Soak job number {n} says:"
+        body = {"prompt": prompt, "max_tokens": 3, "echo": True, "temperature": 0}
+        if stream:
+            chunks = await client.completions.create(model=model, stream=True, **body)
+            text = "".join([c.choices[0].text async for c in chunks if c.choices])
+        else:
+            text = (await client.completions.create(model=model, **body)).choices[0].text
+        return {"n": n, "kind": kind, "ok": True, "own": text.startswith(prompt)}
+    if kind == "base64":
+        image = "data:image/png;base64," + (
+            "bm90IGFuIGltYWdl" if injected else base64.b64encode(picture(n, "PNG")).decode())
+    else:
+        image = images.serve(f"/soak-{n}.jpg", b"<html>nope</html>" if injected else picture(n))
+    body = chat_body(n, image, stream)
+    if stream or injected:
+        try:
+            if stream:
+                chunks = await client.chat.completions.create(model=model, **body)
+                ids = {c.id async for c in chunks}
+            else:
+                ids = {(await client.chat.completions.create(model=model, **body)).id}
+        except openai.BadRequestError as error:
+            return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": 400,
+                    "names_part": "content[1]" in str(error.body)}
+        return {"n": n, "kind": kind, "ok": True, "own": ids == {f"soak-{n}"}}
+    job = {"input": {"openai_route": "/v1/chat/completions", "openai_input": body}}
+    async with http.post(f"{url}/runsync", json=job) as response:
+        answer = await response.json()
+    if answer.get("status") != "COMPLETED":
+        return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": answer}
+    return {"n": n, "kind": kind, "ok": True, "own": answer["output"][0]["id"] == f"soak-{n}"}
+
+
+async def main() -> None:
+    process, url, worker = start_endpoint()
+    rss: dict[str, float] = {}
+    try:
+        async with ImageServer() as images, aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=600)) as http:
+            client = openai.AsyncOpenAI(base_url=f"{url}/openai/v1", api_key="local",
+                                        max_retries=0, timeout=600)
+            model = (await client.models.list()).data[0].id
+            gate = asyncio.Semaphore(CONCURRENCY)
+            finished = 0
+
+            async def one(n: int) -> dict:
+                nonlocal finished
+                async with gate:
+                    try:
+                        result = await run_job(n, client, http, url, images, model)
+                    except Exception as error:  # a lost or broken job is a finding, not a crash
+                        result = {"n": n, "ok": False, "injected": False, "status": repr(error)}
+                finished += 1
+                if finished == 100:
+                    rss["first_100_mb"] = worker.memory_info().rss / 2**20
+                return result
+
+            started = time.perf_counter()
+            results = await asyncio.gather(*(one(n) for n in range(JOBS)))
+            elapsed = time.perf_counter() - started
+            rss["last_100_mb"] = worker.memory_info().rss / 2**20
+            await client.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+    lost = JOBS - len(results)
+    injected = [r for r in results if r["n"] % INJECT_EVERY == 0 and r.get("kind") != "text"]
+    unexpected = [r for r in results if not r["ok"] and r not in injected]
+    injected_ok = all(not r["ok"] and r.get("status") == 400 and r.get("names_part")
+                      for r in injected)
+    foreign = [r for r in results if r["ok"] and not r["own"]]
+    growth = rss["last_100_mb"] - rss["first_100_mb"]
+    ok = not lost and not unexpected and not foreign and injected_ok and growth <= RSS_BOUND_MB
+    print(table(f"Soak: {JOBS} jobs at concurrency {CONCURRENCY} through the local endpoint",
+                ["jobs", "seconds", "jobs/s", "lost", "unexpected errors", "injected (refused)",
+                 "cross-talk", "RSS after 100 MB", "RSS at end MB", "growth MB", "verdict"],
+                [[str(JOBS), f"{elapsed:.1f}", f"{JOBS / elapsed:.1f}", str(lost),
+                  str(len(unexpected)), f"{len(injected)} ({verdict(injected_ok)})",
+                  str(len(foreign)), f"{rss['first_100_mb']:.1f}", f"{rss['last_100_mb']:.1f}",
+                  f"{growth:+.1f} (bound {RSS_BOUND_MB})", verdict(ok)]]))
+    if unexpected:
+        print("first unexpected:", unexpected[:3])
+    save("soak", {"jobs": JOBS, "concurrency": CONCURRENCY, "seconds": elapsed, "lost": lost,
+                  "unexpected_errors": len(unexpected), "injected": len(injected),
+                  "cross_talk": len(foreign), **rss, "rss_growth_mb": growth, "met": ok},
+         {"results": results})
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
