@@ -17,6 +17,7 @@ Contract:
   through.
 - When the caller stops early (the job is cancelled or the consumer goes away) the response is
   closed, not returned to the pool, so SGLang sees the disconnect and aborts the generation.
+  A response read to its end goes back to the pool: connections to SGLang are kept alive.
 """
 
 from __future__ import annotations
@@ -77,12 +78,16 @@ class EngineClient:
             body = None if request.body is None else encode_json(request.body)
             async with session.request(request.method, url, data=body,
                                        headers=_JSON if body is not None else None) as response:
+                if response.status >= 400:
+                    raise engine_error_from_body(response.status, await response.read())
                 try:
-                    if response.status >= 400:
-                        raise engine_error_from_body(response.status, await response.read())
                     yield response
-                finally:
+                except BaseException:
+                    # Unfinished (cancelled, consumer gone, failed): drop the connection so
+                    # SGLang sees the disconnect and aborts. A finished response is released
+                    # to the pool instead, keeping the connection alive for the next job.
                     response.close()
+                    raise
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise EngineTimeout(
                 f"the engine sent nothing for {self._settings.engine_read_timeout_s:.0f} s "
