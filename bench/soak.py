@@ -98,12 +98,15 @@ async def run_job(n: int, client, http, url: str, images: ImageServer, model: st
         image = images.serve(f"/soak-{n}.jpg", b"<html>nope</html>" if injected else picture(n))
     body = chat_body(n, image, stream)
     if stream or injected:
+        sdk_body = {k: v for k, v in body.items() if k != "rid"}
+        extra = {"extra_body": {"rid": body["rid"]}}  # SGLang's field, not the SDK's
         try:
             if stream:
-                chunks = await client.chat.completions.create(model=model, **body)
+                chunks = await client.chat.completions.create(model=model, **sdk_body, **extra)
                 ids = {c.id async for c in chunks}
             else:
-                ids = {(await client.chat.completions.create(model=model, **body)).id}
+                ids = {(await client.chat.completions.create(model=model, **sdk_body,
+                                                              **extra)).id}
         except openai.BadRequestError as error:
             return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": 400,
                     "names_part": "content[1]" in str(error.body)}
