@@ -35,7 +35,6 @@ from .request import EngineRequest
 from .settings import Settings
 from .stream import batch_events
 
-
 _JSON = {"Content-Type": "application/json"}
 
 
