@@ -2,7 +2,7 @@
 it copies, how it starts, how it installs the worker's dependencies and how it bakes a model.
 
 The worker's start-up command itself runs against the CPU SGLang environment in
-tests/integration/test_model_storage.py.
+tests/integration/processes/test_model_storage.py.
 """
 
 from __future__ import annotations
@@ -117,8 +117,9 @@ def test_the_worker_starts_as_the_tests_start_it():
     copies = {rest for keyword, rest in DOCKER if keyword == "COPY"}
     assert any(c.startswith("handler.py ") and c.endswith(" ./") for c in copies)
     assert "src/ src/" in copies, f"handler.py finds the package in src/ next to it ({workdir})"
-    for test in ("test_cli.py", "test_deployed_worker.py", "test_model_storage.py"):
-        assert '"handler.py"' in (PROJECT_ROOT / "tests" / "integration" / test).read_text()
+    processes = PROJECT_ROOT / "tests" / "integration" / "processes"
+    for test in ("test_cli_processes.py", "test_deployed_worker.py", "test_model_storage.py"):
+        assert '"handler.py"' in (processes / test).read_text()
 
 
 def test_model_build_args_and_a_token_that_is_only_a_secret():
