@@ -9,6 +9,9 @@ Contract:
 - Bodies are validated with pydantic for shape only; the request's own dict is forwarded
   untouched (tools, response_format, logprobs ... pass through), except that a missing
   ``model`` is filled with the served model's name.
+- An empty prompt is refused (``prompt: ""``, ``text: ""``, ``input_ids: []`` or an empty entry
+  of a batch): SGLang 0.5.23's scheduler crashes on a zero-token sequence and takes the whole
+  engine down, so one such job would kill the worker. Found by fuzzing.
 - Media the worker does not vet is refused rather than passed on, because SGLang would fetch
   or read it itself without an address check: chat content parts other than text and images
   (``video_url``, ``audio_url``, ``input_audio``, ``file`` ...) and ``/generate``'s
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidRequest, RouteNotAllowed
 
@@ -63,10 +66,23 @@ class ChatBody(_Open):
     stream: bool = False
 
 
+def _not_empty(value: Any) -> Any:
+    """A prompt, or every prompt of a batch, must have something to tokenize."""
+    if value is None:
+        return value
+    entries = value if isinstance(value, list) and value and not isinstance(value[0], int) \
+        else [value]
+    if any(len(entry) == 0 for entry in entries):
+        raise ValueError("is empty: SGLang cannot generate from zero tokens")
+    return value
+
+
 class CompletionBody(_Open):
     prompt: str | list[str] | list[int] | list[list[int]]
     model: str | None = None
     stream: bool = False
+
+    _prompt_not_empty = field_validator("prompt")(_not_empty)
 
 
 class GenerateBody(_Open):
@@ -74,6 +90,14 @@ class GenerateBody(_Open):
     input_ids: list[int] | list[list[int]] | None = None
     sampling_params: dict[str, Any] | list[dict[str, Any]] | None = None
     stream: bool = False
+
+    _inputs_not_empty = field_validator("text", "input_ids")(_not_empty)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> GenerateBody:
+        if self.text is None and self.input_ids is None:
+            raise ValueError("give 'text' or 'input_ids'")
+        return self
 
 
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "image"})
@@ -145,7 +169,8 @@ def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = _param_path(first["loc"])
-            raise InvalidRequest(f"{where}: {first['msg']}", param=where or None) from None
+            message = f"{where}: {first['msg']}" if where else first["msg"]
+            raise InvalidRequest(message, param=where or None) from None
         _refuse_unvetted_media(route, body)
     if route != GENERATE_ROUTE and not body.get("model"):
         body = {**body, "model": served_model}

@@ -55,13 +55,14 @@ def check_contract(outputs: list) -> None:
 
 
 @given(job_inputs)
-async def test_any_job_ends_in_a_result_or_the_error_contract(strict_worker, attempts,
+async def test_any_job_ends_in_a_result_or_the_error_contract(strict_worker, attempts, engine,
                                                               job_input):
     async def run() -> list:
         return [out async for out in strict_worker.handle({"id": "fuzz", "input": job_input})]
 
     check_contract(await asyncio.wait_for(run(), 60))
     assert [a for a in attempts if a != "127.0.0.1"] == []
+    assert engine.alive, "this input brought the SGLang server down"
 
 
 async def test_the_worker_serves_normally_after_the_fuzzing(strict_worker):

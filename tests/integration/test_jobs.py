@@ -151,3 +151,17 @@ async def test_jobs_run_concurrently_not_one_at_a_time(worker):
 async def test_a_read_route_with_an_empty_body_still_answers_an_object(worker):
     outputs = await run_job(worker, {"openai_route": "/health", "openai_input": None})
     assert outputs == [{"status": 200, "text": ""}]
+
+
+@pytest.mark.parametrize("job_input", [
+    {"text": "", "sampling_params": {"max_new_tokens": 2}},
+    {"prompt": "", "max_tokens": 2},
+])
+async def test_an_empty_prompt_is_refused_and_the_engine_survives(worker, engine, job_input):
+    """Found by fuzzing: SGLang's scheduler crashes on a zero-token prompt, engine and all."""
+    outputs = await run_job(worker, job_input)
+    assert "SGLang cannot generate from zero tokens" in json.loads(outputs[0]["error"])[
+        "error"]["message"]
+    assert engine.alive
+    assert (await run_job(worker, {"prompt": "ok", "max_tokens": 2}))[0]["object"] == (
+        "text_completion")

@@ -72,6 +72,24 @@ def test_generate_media_other_than_images_is_refused(field):
         parse({"text": "hi", field: "http://169.254.169.254/"})
 
 
+@pytest.mark.parametrize("job_input, field", [
+    ({"text": ""}, "text"), ({"text": ["a", ""]}, "text"), ({"input_ids": []}, "input_ids"),
+    ({"input_ids": [[1, 2], []]}, "input_ids"), ({"prompt": ""}, "prompt"),
+    ({"prompt": []}, "prompt"), ({"prompt": ["x", ""]}, "prompt"), ({"prompt": [[]]}, "prompt"),
+    ({"openai_route": "/v1/completions", "openai_input": {"prompt": ""}}, "prompt"),
+])
+def test_empty_prompts_are_refused_before_they_crash_the_engine(job_input, field):
+    with pytest.raises(InvalidRequest) as info:
+        parse(job_input)
+    assert info.value.param == field
+    assert "SGLang cannot generate from zero tokens" in info.value.message
+
+
+def test_a_generate_body_needs_text_or_input_ids():
+    with pytest.raises(InvalidRequest, match="give 'text' or 'input_ids'"):
+        parse({"text": None, "sampling_params": {}})
+
+
 def test_inference_route_without_input_is_refused():
     with pytest.raises(InvalidRequest, match="openai_input is required"):
         parse({"openai_route": "/v1/chat/completions", "openai_input": {}})
