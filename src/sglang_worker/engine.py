@@ -45,7 +45,7 @@ from pathlib import Path
 from .engine_args import EngineConfigError, EngineLaunch
 from .engine_launcher import CONFIG_ERROR_MARKER
 from .errors import WorkerError
-from .model_source import ModelSource, has_cuda_gpu, resolve_model_source
+from .model_source import ModelSource, has_cuda_gpu, resolve_model_source, vocab_size
 from .redaction import Redactor
 from .settings import Settings
 
@@ -63,6 +63,7 @@ class EngineInfo:
     base_url: str
     served_model: str
     vision: bool
+    vocab_size: int | None = None  # None: unknown, token ids are then only checked for sign
 
 
 def engine_port(configured: int) -> int:
@@ -150,13 +151,14 @@ class Engine:
     def info(self) -> EngineInfo:
         _, models = _get_json(f"{self.base_url}/v1/models", timeout=10.0)
         served = models["data"][0]["id"]  # type: ignore[index]
-        vision = False
+        vision, vocab = False, None
         for route in ("/model_info", "/get_model_info"):
             status, body = _get_json(f"{self.base_url}{route}", timeout=10.0)
             if status == 200 and isinstance(body, dict):
                 vision = bool(body.get("has_image_understanding"))
+                vocab = vocab_size(str(body.get("model_path") or ""))
                 break
-        return EngineInfo(self.base_url, served, vision)
+        return EngineInfo(self.base_url, served, vision, vocab)
 
     def watch(self, on_death: Callable[[int], None]) -> None:
         def wait() -> None:

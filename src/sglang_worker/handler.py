@@ -122,7 +122,8 @@ class Worker:
             if not self.engine_alive():
                 raise EngineUnavailable("the SGLang engine has stopped; this worker is "
                                         "shutting down and the job should be retried")
-            request = parse_job_input(job.get("input"), served_model=self.info.served_model)
+            request = parse_job_input(job.get("input"), served_model=self.info.served_model,
+                                      vocab_size=self.info.vocab_size)
             request = await self._prepare(request, stats)
             if not request.stream:
                 response = await self.client.call(request)

@@ -44,7 +44,8 @@ def _merge_sampling_params(payload: dict[str, Any]) -> dict[str, Any]:
     return {**params, **body}
 
 
-def parse_job_input(job_input: Any, *, served_model: str) -> EngineRequest:
+def parse_job_input(job_input: Any, *, served_model: str,
+                    vocab_size: int | None = None) -> EngineRequest:
     """Recognise the job's shape and build the request it asks for (pure: no I/O)."""
     if not isinstance(job_input, dict):
         raise InvalidRequest(f"job input must be a JSON object; {SHAPES_HELP}", param="input")
@@ -55,7 +56,8 @@ def parse_job_input(job_input: Any, *, served_model: str) -> EngineRequest:
         if not body and not is_read_route(route):
             raise InvalidRequest(f"openai_input is required for route {route}",
                                  param="openai_input")
-        return build_request(route, body, openai_route=True, served_model=served_model)
+        return build_request(route, body, openai_route=True, served_model=served_model,
+                             vocab_size=vocab_size)
 
     if "messages" in job_input:
         route, body = CHAT_ROUTE, _merge_sampling_params(job_input)
@@ -67,4 +69,5 @@ def parse_job_input(job_input: Any, *, served_model: str) -> EngineRequest:
         keys = ", ".join(sorted(map(str, job_input))) or "none"
         raise InvalidRequest(f"unrecognised job input (keys: {keys}); {SHAPES_HELP}",
                              param="input")
-    return build_request(route, body, openai_route=False, served_model=served_model)
+    return build_request(route, body, openai_route=False, served_model=served_model,
+                         vocab_size=vocab_size)

@@ -248,3 +248,25 @@ def resolve_model_source(
     if source.origin == "tiny":
         build_tiny_model(Path(source.model_path))
     return source
+
+
+def vocab_size(model_path: str) -> int | None:
+    """The served model's vocabulary size from its ``config.json`` (a local directory, or the
+    Hugging Face cache the engine has just filled); None when it cannot be read offline."""
+    config_path: Path | None = Path(model_path) / "config.json"
+    if not config_path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model_path, "config.json")
+        except (ImportError, ValueError):
+            cached = None
+        config_path = Path(cached) if isinstance(cached, str) else None
+    if config_path is None:
+        return None
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    size = config.get("vocab_size") or (config.get("text_config") or {}).get("vocab_size")
+    return size if isinstance(size, int) and size > 0 else None

@@ -12,6 +12,9 @@ Contract:
 - An empty prompt is refused (``prompt: ""``, ``text: ""``, ``input_ids: []`` or an empty entry
   of a batch): SGLang 0.5.23's scheduler crashes on a zero-token sequence and takes the whole
   engine down, so one such job would kill the worker. Found by fuzzing.
+- Token ids (a completions ``prompt`` of ints, ``/generate``'s ``input_ids``) must lie in the
+  model's vocabulary, when the worker knows its size: SGLang 0.5.23 crashes on an id outside
+  it, engine and all (found by fuzzing). Negative ids are always refused.
 - Media the worker does not vet is refused rather than passed on, because SGLang would fetch
   or read it itself without an address check: chat content parts other than text and images
   (``video_url``, ``audio_url``, ``input_audio``, ``file`` ...) and ``/generate``'s
@@ -157,7 +160,25 @@ def _refuse_unvetted_media(route: str, body: dict[str, Any]) -> None:
                     f"(supported: {', '.join(sorted(CONTENT_PART_TYPES))})", param=where)
 
 
-def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]:
+def _token_ids(value: Any) -> list[int]:
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return [i for row in value for i in row if isinstance(i, int)]
+    if isinstance(value, list):
+        return [i for i in value if isinstance(i, int)]
+    return []
+
+
+def _check_token_ids(route: str, body: dict[str, Any], vocab_size: int | None) -> None:
+    field = "input_ids" if route == GENERATE_ROUTE else "prompt"
+    for token in _token_ids(body.get(field)):
+        if token < 0 or (vocab_size is not None and token >= vocab_size):
+            limit = f"0 to {vocab_size - 1}" if vocab_size else "non-negative"
+            raise InvalidRequest(f"{field}: token id {token} is outside the model's vocabulary "
+                                 f"({limit})", param=field)
+
+
+def validate_body(route: str, body: Any, *, served_model: str,
+                  vocab_size: int | None = None) -> dict[str, Any]:
     """Check the body's shape for ``route`` and fill a missing ``model``; return the body."""
     if not isinstance(body, dict):
         raise InvalidRequest(f"the request body for {route} must be a JSON object, "
@@ -172,17 +193,19 @@ def validate_body(route: str, body: Any, *, served_model: str) -> dict[str, Any]
             message = f"{where}: {first['msg']}" if where else first["msg"]
             raise InvalidRequest(message, param=where or None) from None
         _refuse_unvetted_media(route, body)
+        if route in (COMPLETIONS_ROUTE, GENERATE_ROUTE):
+            _check_token_ids(route, body, vocab_size)
     if route != GENERATE_ROUTE and not body.get("model"):
         body = {**body, "model": served_model}
     return body
 
 
-def build_request(route: str, body: Any, *, openai_route: bool,
-                  served_model: str) -> EngineRequest:
+def build_request(route: str, body: Any, *, openai_route: bool, served_model: str,
+                  vocab_size: int | None = None) -> EngineRequest:
     """The one place an ``EngineRequest`` is made: allowlist, method, validation, stream flag."""
     check_route(route)
     if is_read_route(route):
         return EngineRequest(route, "GET", None, stream=False, openai_route=openai_route)
-    body = validate_body(route, body, served_model=served_model)
+    body = validate_body(route, body, served_model=served_model, vocab_size=vocab_size)
     return EngineRequest(route, "POST", body, stream=body.get("stream") is True,
                          openai_route=openai_route)

@@ -153,15 +153,19 @@ async def test_a_read_route_with_an_empty_body_still_answers_an_object(worker):
     assert outputs == [{"status": 200, "text": ""}]
 
 
-@pytest.mark.parametrize("job_input", [
-    {"text": "", "sampling_params": {"max_new_tokens": 2}},
-    {"prompt": "", "max_tokens": 2},
+@pytest.mark.parametrize("job_input, words", [
+    ({"text": "", "sampling_params": {"max_new_tokens": 2}}, "cannot generate from zero tokens"),
+    ({"prompt": "", "max_tokens": 2}, "cannot generate from zero tokens"),
+    ({"prompt": [1062821, 8967], "max_tokens": 2}, "outside the model's vocabulary"),
+    ({"input_ids": [5, 10**6], "sampling_params": {"max_new_tokens": 2}}, "vocabulary"),
 ])
-async def test_an_empty_prompt_is_refused_and_the_engine_survives(worker, engine, job_input):
-    """Found by fuzzing: SGLang's scheduler crashes on a zero-token prompt, engine and all."""
+async def test_prompts_that_would_crash_sglang_are_refused_and_it_survives(
+    worker, engine, job_input, words
+):
+    """Found by fuzzing: SGLang's scheduler crashes on these, taking the engine with it."""
+    assert worker.info.vocab_size == 512  # read from the tiny model's config.json
     outputs = await run_job(worker, job_input)
-    assert "SGLang cannot generate from zero tokens" in json.loads(outputs[0]["error"])[
-        "error"]["message"]
+    assert words in json.loads(outputs[0]["error"])["error"]["message"]
     assert engine.alive
     assert (await run_job(worker, {"prompt": "ok", "max_tokens": 2}))[0]["object"] == (
         "text_completion")

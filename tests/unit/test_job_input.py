@@ -85,6 +85,20 @@ def test_empty_prompts_are_refused_before_they_crash_the_engine(job_input, field
     assert "SGLang cannot generate from zero tokens" in info.value.message
 
 
+@pytest.mark.parametrize("job_input, field", [
+    ({"prompt": [1, 2, 512]}, "prompt"), ({"prompt": [[1], [-1]]}, "prompt"),
+    ({"input_ids": [0, 1957068757]}, "input_ids"), ({"input_ids": [[3], [-5]]}, "input_ids"),
+])
+def test_token_ids_outside_the_vocabulary_are_refused(job_input, field):
+    with pytest.raises(InvalidRequest) as info:
+        parse_job_input(job_input, served_model="m", vocab_size=512)
+    assert info.value.param == field and "outside the model's vocabulary (0 to 511)" in (
+        info.value.message)
+    assert parse_job_input({"prompt": [0, 511]}, served_model="m", vocab_size=512)
+    with pytest.raises(InvalidRequest, match="non-negative"):
+        parse_job_input({"prompt": [-3]}, served_model="m")
+
+
 def test_a_generate_body_needs_text_or_input_ids():
     with pytest.raises(InvalidRequest, match="give 'text' or 'input_ids'"):
         parse({"text": None, "sampling_params": {}})

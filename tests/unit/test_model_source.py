@@ -223,3 +223,14 @@ def test_gpu_detection_asks_the_driver_without_importing_torch(
 def test_no_driver_means_no_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert has_cuda_gpu() is False
+
+
+def test_vocab_size_is_read_from_the_model_config(tmp_path):
+    from sglang_worker.model_source import vocab_size
+
+    (tmp_path / "config.json").write_text('{"vocab_size": 151936}')
+    assert vocab_size(str(tmp_path)) == 151936
+    (tmp_path / "config.json").write_text('{"text_config": {"vocab_size": 512}}')
+    assert vocab_size(str(tmp_path)) == 512
+    assert vocab_size(str(tmp_path / "missing")) is None
+    assert vocab_size("no-such-org/no-such-model") is None
