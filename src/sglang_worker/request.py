@@ -26,7 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InvalidRequest, RouteNotAllowed
 
@@ -80,8 +88,13 @@ def _not_empty(value: Any) -> Any:
     return value
 
 
+# Strict: pydantic would otherwise coerce false and 1e16 into token ids, and SGLang crashes on
+# what it then receives.
+TokenIds = list[StrictInt] | list[list[StrictInt]]
+
+
 class CompletionBody(_Open):
-    prompt: str | list[str] | list[int] | list[list[int]]
+    prompt: str | list[str] | TokenIds
     model: str | None = None
     stream: bool = False
 
@@ -90,7 +103,7 @@ class CompletionBody(_Open):
 
 class GenerateBody(_Open):
     text: str | list[str] | None = None
-    input_ids: list[int] | list[list[int]] | None = None
+    input_ids: TokenIds | None = None
     sampling_params: dict[str, Any] | list[dict[str, Any]] | None = None
     stream: bool = False
 

@@ -99,6 +99,15 @@ def test_token_ids_outside_the_vocabulary_are_refused(job_input, field):
         parse_job_input({"prompt": [-3]}, served_model="m")
 
 
+@pytest.mark.parametrize("job_input", [
+    {"prompt": [[False, 0.0], [6.36e16, False]]}, {"prompt": [1.5, 2]},
+    {"input_ids": [True, 3]}, {"input_ids": [[1], [2.0]]},
+])
+def test_token_ids_must_be_integers_not_booleans_or_floats(job_input):
+    with pytest.raises(InvalidRequest):
+        parse_job_input(job_input, served_model="m", vocab_size=512)
+
+
 def test_a_generate_body_needs_text_or_input_ids():
     with pytest.raises(InvalidRequest, match="give 'text' or 'input_ids'"):
         parse({"text": None, "sampling_params": {}})
