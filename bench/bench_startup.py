@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import urllib.request
 
 from harness import ROOT, p50, save, table, verdict
 
+from sglang_worker.engine import engine_port
 from sglang_worker.model_source import build_tiny_model
 from sglang_worker.settings import Settings
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -40,7 +34,7 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def bare(model: str) -> float:
-    port = free_port()
+    port = engine_port(0)
     env = {**os.environ, "SGLANG_USE_CPU_ENGINE": "1"}
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -63,7 +57,7 @@ def bare(model: str) -> float:
 
 def worker(model: str) -> float:
     # A job API address nothing listens on: the SDK starts and keeps retrying, which is fine.
-    port = free_port()
+    port = engine_port(0)
     env = {**os.environ, "MODEL_NAME": model, "RUNPOD_WEBHOOK_GET_JOB":
            f"http://127.0.0.1:{port}/job-take/$ID?x=1", "RUNPOD_POD_ID": "bench",
            "RUNPOD_SKIP_GPU_CHECK": "true", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true"}

@@ -1,9 +1,7 @@
-"""A free TCP port on 127.0.0.1, for servers the tests start."""
+"""A free TCP port on 127.0.0.1, for servers the tests start (the worker's own helper)."""
 
-import socket
+from sglang_worker.engine import engine_port
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return engine_port(0)
