@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -111,10 +111,10 @@ class EngineClient:
             return {"status": response.status, "text": body.decode("utf-8", "replace")}
 
     async def stream(self, request: EngineRequest) -> AsyncIterator[list[bytes]]:
-        async with self._open(request) as response:
-            async for batch in batch_events(
-                response.content.readany,
-                window_s=self._settings.stream_batch_window_ms / 1000.0,
-                max_bytes=self._settings.stream_max_yield_bytes,
-            ):
+        async with self._open(request) as response, aclosing(batch_events(
+            response.content.readany,
+            window_s=self._settings.stream_batch_window_ms / 1000.0,
+            max_bytes=self._settings.stream_max_yield_bytes,
+        )) as batches:
+            async for batch in batches:
                 yield batch

@@ -11,7 +11,9 @@ Contract:
   SDK never reports a traceback for a user's mistake. Unexpected bugs are logged with their
   traceback on the worker side only and reported to the user as an internal error.
 - Cancellation (RunPod's per-job cancel) propagates as ``CancelledError``; the engine request
-  is closed on the way out, so SGLang aborts the generation.
+  is closed on the way out, so SGLang aborts the generation. A cancel that lands in the SDK
+  while it posts a yield (outside this generator) closes it too: the job's output is tied to
+  the job's task (``job_task``), so the abort never waits for garbage collection.
 - One log line per job: job id, route, stream, images and their preparation time, time to first
   token, chunks and tokens, total time. Never request content, image data or secrets.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 from .engine import EngineInfo
@@ -28,6 +31,7 @@ from .engine_client import EngineClient
 from .errors import EngineUnavailable, VisionNotSupported, WorkerError
 from .images import ImagePipeline, count_image_parts
 from .job_input import parse_job_input
+from .job_task import until_task_ends
 from .output import chunk_objects, job_error, sse_error_event, sse_text
 from .request import EngineRequest
 from .stream import engine_error_in
@@ -94,14 +98,15 @@ class Worker:
                              request.openai_route)
 
     async def _stream(self, request: EngineRequest, stats: _JobStats) -> AsyncIterator[Any]:
-        async for events in self.client.stream(request):
-            for index, event in enumerate(events):
-                error = engine_error_in(event)
-                if error is not None:
-                    if index:
-                        yield self._render(request, events[:index], stats)
-                    raise error
-            yield self._render(request, events, stats)
+        async with aclosing(self.client.stream(request)) as batches:
+            async for events in batches:
+                for index, event in enumerate(events):
+                    error = engine_error_in(event)
+                    if error is not None:
+                        if index:
+                            yield self._render(request, events[:index], stats)
+                        raise error
+                yield self._render(request, events, stats)
 
     def _render(self, request: EngineRequest, events: list[bytes], stats: _JobStats) -> Any:
         stats.first_output()
@@ -113,6 +118,12 @@ class Worker:
         return sse_text(events) if request.openai_route else chunk_objects(events)
 
     async def handle(self, job: dict[str, Any]) -> AsyncIterator[Any]:
+        """The SDK's handler: the job's outputs, closed as soon as the job's task ends."""
+        async with aclosing(until_task_ends(self._run(job))) as outputs:
+            async for output in outputs:
+                yield output
+
+    async def _run(self, job: dict[str, Any]) -> AsyncIterator[Any]:
         job_id = job.get("id", "?")
         stats = _JobStats()
         request: EngineRequest | None = None
@@ -132,13 +143,14 @@ class Worker:
                 outcome = "ok"
                 yield response
                 return
-            async for output in self._stream(request, stats):
-                streamed = True
-                if request.openai_route:
-                    yield output
-                else:
-                    for chunk in output:
-                        yield chunk
+            async with aclosing(self._stream(request, stats)) as outputs:
+                async for output in outputs:
+                    streamed = True
+                    if request.openai_route:
+                        yield output
+                    else:
+                        for chunk in output:
+                            yield chunk
             outcome = "ok"
         except WorkerError as error:
             if isinstance(error, EngineUnavailable) and not self.engine_alive():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import urllib.request
 
 import pytest
@@ -123,11 +125,50 @@ async def test_cancelling_a_job_aborts_the_engine_request(worker, engine):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await wait_engine_idle(engine)
+
+
+async def wait_engine_idle(engine) -> None:
     for _ in range(100):  # SGLang notices the closed connection and frees the slot
         if running_requests(engine) == 0:
-            break
+            return
         await asyncio.sleep(0.1)
-    assert running_requests(engine) == 0
+    raise AssertionError("SGLang still runs the request 10 s after its job was cancelled")
+
+
+async def test_a_cancel_that_lands_outside_the_handler_still_aborts_the_engine_request(
+        worker, engine, caplog):
+    """RunPod's SDK iterates the handler inside its own generator and posts every yield before
+    asking for the next one. A cancel that lands during that post never reaches the handler's
+    generator: it is left suspended at a ``yield``. The engine request must still be closed at
+    once, not whenever the garbage collector finalises the abandoned generator."""
+    posting = asyncio.Event()
+    abandoned = []  # the SDK's cancelled task keeps its traceback, and with it the generator
+
+    async def sdk_like(job: dict) -> None:
+        outputs = worker.handle(job)
+        abandoned.append(outputs)
+        async for _ in outputs:
+            posting.set()
+            await asyncio.sleep(3600)  # the SDK's job-stream POST, outside the handler
+
+    gc.disable()  # a finaliser run by the collector must not be what saves the day
+    try:
+        task = asyncio.create_task(sdk_like({"id": "cancel-outside", "input": LONG}))
+        await asyncio.wait_for(posting.wait(), 60)
+        assert running_requests(engine) >= 1
+        with caplog.at_level(logging.INFO, logger="sglang_worker"):
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await wait_engine_idle(engine)
+            for _ in range(50):
+                if "job=cancel-outside outcome=cancelled" in caplog.text:
+                    break
+                await asyncio.sleep(0.1)
+        assert "job=cancel-outside outcome=cancelled" in caplog.text
+    finally:
+        gc.enable()
 
 
 async def test_jobs_run_concurrently_not_one_at_a_time(worker):
