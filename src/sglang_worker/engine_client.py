@@ -1,10 +1,10 @@
 """HTTP calls from the worker to its SGLang server, over one shared aiohttp session.
 
 Contract:
-- One ``aiohttp.ClientSession`` per event loop, created lazily inside the running loop (the
-  RunPod SDK owns the loop), with a connect deadline (``ENGINE_CONNECT_TIMEOUT_S``) and a read
-  deadline between bytes (``ENGINE_READ_TIMEOUT_S``) and no total deadline, since a long
-  generation is legitimate while it keeps producing.
+- One ``aiohttp.ClientSession``, created lazily inside the running loop (the RunPod SDK owns
+  the loop) and closed when that loop ends (``loop_session``), with a connect deadline
+  (``ENGINE_CONNECT_TIMEOUT_S``), a read deadline between bytes (``ENGINE_READ_TIMEOUT_S``)
+  and no total deadline, since a long generation is legitimate while it keeps producing.
 - ``call(request)`` returns the engine's JSON response (a 2xx body that is not JSON, such as
   ``/health``'s empty one, comes back as ``{"status": <code>, "text": <body>}``);
   ``stream(request)`` yields batches of whole SSE events as they arrive (see
@@ -31,6 +31,7 @@ import aiohttp
 import orjson
 
 from .errors import EngineTimeout, EngineUnavailable, engine_error_from_body
+from .loop_session import LoopSession
 from .request import EngineRequest
 from .settings import Settings
 from .stream import batch_events
@@ -49,29 +50,25 @@ class EngineClient:
     def __init__(self, base_url: str, settings: Settings):
         self.base_url = base_url
         self._settings = settings
-        self._session: aiohttp.ClientSession | None = None
+        self._session = LoopSession(self._new_session)
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                connect=self._settings.engine_connect_timeout_s,
-                sock_read=self._settings.engine_read_timeout_s,
-            )
-            self._session = aiohttp.ClientSession(
-                timeout=timeout,
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-            )
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._settings.engine_connect_timeout_s,
+            sock_read=self._settings.engine_read_timeout_s,
+        )
+        return aiohttp.ClientSession(
+            timeout=timeout,
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+        )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._session.close()
 
     @asynccontextmanager
     async def _open(self, request: EngineRequest) -> AsyncIterator[aiohttp.ClientResponse]:
-        session = self._get_session()
+        session = self._session.get()
         url = self.base_url + request.route
         try:
             body = None if request.body is None else encode_json(request.body)

@@ -37,6 +37,7 @@ from yarl import URL
 from .address_policy import AddressPolicy, parse_ip_host
 from .errors import ImageError
 from .image_budget import ImageBudget
+from .loop_session import LoopSession
 from .settings import Settings
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -77,12 +78,10 @@ class ImageFetcher:
         self._max_redirects = settings.image_max_redirects
         self._total_s = settings.image_fetch_timeout_s
         self._connect_s = settings.image_fetch_connect_timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._session = LoopSession(self._new_session)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._session.close()
 
     async def fetch(self, url: str, budget: ImageBudget) -> bytes:
         """The body of ``url`` after the checks in the module contract."""
@@ -93,21 +92,19 @@ class ImageFetcher:
             raise ImageError(f"image URL did not finish downloading within "
                              f"{self._total_s:g} s (IMAGE_FETCH_TIMEOUT_S)") from None
 
-    def _session_in_loop(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=_VettedResolver(self._policy)),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                headers=_HEADERS,
-                # sock_connect rather than connect: waiting for a free pooled connection is
-                # not the server's fault, and the total deadline bounds it anyway.
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_s),
-                trust_env=False,
-            )
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=_VettedResolver(self._policy)),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers=_HEADERS,
+            # sock_connect rather than connect: waiting for a free pooled connection is not the
+            # server's fault, and the total deadline bounds it anyway.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_s),
+            trust_env=False,
+        )
 
     async def _follow(self, url: str, budget: ImageBudget) -> bytes:
-        session = self._session_in_loop()
+        session = self._session.get()
         for hop in range(self._max_redirects + 1):
             host = self._check_url(url, redirected=hop > 0)
             try:

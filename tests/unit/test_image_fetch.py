@@ -216,13 +216,13 @@ async def test_a_server_that_never_accepts_is_given_up_at_the_connect_deadline(
 
 async def test_the_session_is_created_lazily_and_shared(fetcher_factory) -> None:
     fetcher = fetcher_factory()
-    assert fetcher._session is None  # constructing does no I/O
+    assert fetcher._session.current is None  # constructing does no I/O
     async with ImageServer() as server:
         url = server.serve("/a.png", PNG)
         await fetcher.fetch(url, budget())
-        session = fetcher._session
+        session = fetcher._session.current
         await fetcher.fetch(url, budget())
-        assert fetcher._session is session and not session.closed
+        assert fetcher._session.current is session and not session.closed
     await fetcher.close()
     assert session.closed
 

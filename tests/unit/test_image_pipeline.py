@@ -296,7 +296,7 @@ async def test_close_releases_the_session_and_the_pool() -> None:
     pipeline = ImagePipeline(Settings(image_allow_private_urls=True))
     async with ImageServer() as server:
         await pipeline.prepare(CHAT, chat(image_url(server.serve("/a.png", PNG))))
-    session = pipeline._fetcher._session
+    session = pipeline._fetcher._session.current
     await pipeline.close()
     assert session.closed
     with pytest.raises(RuntimeError):
