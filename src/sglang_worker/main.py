@@ -84,6 +84,8 @@ def _exit_when_reported(code: int) -> None:
 
 
 def _serve(settings: Settings, worker: Worker, engine: Engine) -> None:
+    # The SDK reads its level when it is imported: set it first, to ours (default INFO).
+    os.environ["RUNPOD_LOG_LEVEL"] = settings.runpod_log_level
     import runpod
 
     engine.watch(lambda code: threading.Thread(

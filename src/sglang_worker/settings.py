@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,12 @@ class Settings(BaseSettings):
     )
     worker_log_level: str = Field(
         "INFO", description="Log level of the worker's own logs (DEBUG, INFO, WARNING, ERROR)."
+    )
+    runpod_log_level: Literal["NOTSET", "TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = Field(
+        "INFO", description="Log level of the RunPod SDK's own logs, which it reads from this "
+        "variable. The SDK's own default, DEBUG, prints every streamed output twice: users' "
+        "generated text in the endpoint's logs, and a print per chunk. (The SDK's older name, "
+        "RUNPOD_DEBUG_LEVEL, is not read.)",
     )
 
     # --- Images ---------------------------------------------------------------------------

@@ -3,10 +3,9 @@
 Contract:
 - ``WorkerProcess.start(env)`` runs ``<this python> handler.py`` unchanged in the project root,
   with the endpoint's environment plus ``env`` (the job API's ``RUNPOD_WEBHOOK_*`` variables)
-  and ``PYTHONUNBUFFERED=1``. Two defaults differ from a deployed worker, and an explicit value
-  in the environment wins over each: ``IMAGE_ALLOW_PRIVATE_URLS=true``, so image URLs on
-  loopback work, and ``RUNPOD_LOG_LEVEL=INFO``, since the SDK's default (DEBUG) logs every
-  job poll.
+  and ``PYTHONUNBUFFERED=1``. One default differs from a deployed worker, and an explicit value
+  in the environment wins over it: ``IMAGE_ALLOW_PRIVATE_URLS=true``, so image URLs on
+  loopback work.
 - The worker runs in its own session, so a terminal's Ctrl-C reaches only the endpoint, which
   forwards it (``signal``). It also gets SIGTERM from the kernel if the endpoint dies without
   cleaning up (``PR_SET_PDEATHSIG``), and its own engine follows it the same way.
@@ -43,7 +42,6 @@ def _die_with_parent() -> None:
 def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("IMAGE_ALLOW_PRIVATE_URLS", "true")
-    env.setdefault("RUNPOD_LOG_LEVEL", "INFO")
     env.update(overrides)
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -108,11 +108,14 @@ async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
             worker.wait()
 
 
-async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, tiny_vl_model):
+async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, tiny_vl_model,
+                                                                     tmp_path):
     env = {**os.environ, **job_api.worker_env(), "MODEL_NAME": str(tiny_vl_model),
            "SKIP_SERVER_WARMUP": "true"}
-    worker = subprocess.Popen([sys.executable, "handler.py"], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([sys.executable, "handler.py"], cwd=PROJECT_ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
     try:
         draining = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
             **CHAT, "max_tokens": 400, "ignore_eos": True, "stream": True}}, job_id="draining")
@@ -126,6 +129,11 @@ async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, t
         assert draining.output[-1].endswith("data: [DONE]\n\n")
         assert await asyncio.to_thread(worker.wait, 60) == 0
         assert not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE
+        output = log_path.read_text(errors="replace")
+        # A clean exit, and the SDK at INFO: no generated text in the endpoint's logs.
+        assert "job=draining outcome=ok" in output
+        for unwanted in ("Unclosed", "Traceback", "Task was destroyed", "chat.completion.chunk"):
+            assert unwanted not in output, output[-4000:]
     finally:
         if worker.poll() is None:
             worker.kill()
