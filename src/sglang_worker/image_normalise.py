@@ -7,15 +7,18 @@ Contract (the steps, in the order they apply):
    is checked against ``max_pixels`` there, so a decompression bomb (a PNG declaring
    50,000 x 50,000) is refused before any decoder runs.
 3. Pass-through: a JPEG, PNG or WebP that is already 8-bit RGB or greyscale, has no
-   transparency, no EXIF rotation, one frame, fits the size targets, and ends where its format
-   says it ends (JPEG end marker, PNG ``IEND``, WebP RIFF length) is returned byte for byte,
-   its pixels never decoded. The end check catches truncated files and appended payloads;
-   corruption inside the compressed data of such a file is left for SGLang's own decoder.
+   transparency, no EXIF rotation, no embedded colour profile other than sRGB, one frame, fits
+   the size targets, and ends where its format says it ends (JPEG end marker, PNG ``IEND``,
+   WebP RIFF length) is returned byte for byte, its pixels never decoded. The end check
+   catches truncated files and appended payloads; corruption inside the compressed data of
+   such a file is left for SGLang's own decoder.
 4. Everything else is decoded once and, in order: reduced at decode time (JPEG DCT scaling with
    ``draft``, down to the target size), rotated upright (EXIF orientation), brought to 8-bit
    RGB or greyscale (CMYK, YCCK, 16-bit and other modes converted), downscaled with ``reduce``
-   plus Lanczos to fit ``max_side`` and ``target_pixels`` (aspect ratio kept), and finally
-   alpha and palette transparency composited onto white (after the resize: fewer pixels).
+   plus Lanczos to fit ``max_side`` and ``target_pixels`` (aspect ratio kept), converted to
+   sRGB when an RGB colour profile says it is in another space (``image_colour``; after the
+   resize: fewer pixels), and finally alpha and palette transparency composited onto white.
+   CMYK images are converted with Pillow's plain formula: a CMYK profile is not applied.
    Animated GIF, WebP and PNG keep their first frame; multi-page TIFF its first page.
 5. Re-encoding follows the source: lossless sources (PNG, GIF, BMP, TIFF, lossless WebP) become
    PNG so sharp text and line art stay sharp; lossy ones (JPEG, lossy WebP) become JPEG at
@@ -45,6 +48,7 @@ from PIL import (
 )
 
 from .errors import ImageError
+from .image_colour import source_profile, to_srgb
 from .image_format import SUPPORTED, detect_format
 
 # Opening the format's plugin class directly (rather than Image.open) parses the header without
@@ -102,10 +106,12 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
         with _PLUGINS[fmt](io.BytesIO(data)) as im:
             _check_pixels(im.size, limits.max_pixels)
             target = fit_within(im.size, limits.max_side, limits.target_pixels)
-            if target == im.size and _passes_through(im, fmt, data):
+            profile = source_profile(im)
+            if target == im.size and profile is None and _passes_through(im, fmt, data):
                 return NormalisedImage(data, SUPPORTED[fmt], False, im.size)
             # Closing the source frees its pixels too, so everything happens inside the block.
-            out = _flatten(_downscale(_decode_upright_8bit(im, fmt, target), limits))
+            out = _decode_upright_8bit(im, fmt, target)
+            out = _flatten(to_srgb(_downscale(out, limits), profile))
             lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_is_lossless(data))
             encoded = _encode(out, lossless, limits.jpeg_quality)
     except Image.DecompressionBombError:

@@ -95,6 +95,8 @@ async def test_local_file_under_the_allowed_directory(worker, image_dir):
     ("tiff", corpus.encode(corpus.picture((120, 90)), "TIFF")),
     ("png-16bit", corpus.gray16_png()),
     ("jpeg-cmyk", corpus.cmyk_jpeg()),
+    ("jpeg-wide-gamut", corpus.encode(corpus.picture((120, 90)), "JPEG",
+                                      icc_profile=corpus.rgb_icc_profile())),
     ("jpeg-exif-rotated", corpus.jpeg((160, 90), orientation=6)),
     ("jpeg-large", corpus.jpeg((3000, 2000))),
 ])

@@ -151,6 +151,40 @@ def cmyk_jpeg() -> bytes:
     return encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG", quality=95)
 
 
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz_tag(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
+
+
+def rgb_icc_profile(description: str = "Wide test RGB") -> bytes:
+    """An ICC v2 matrix/TRC display profile, written by hand (no profile ships with the test
+    machine): Adobe RGB (1998)'s primaries, adapted to D50, with a 2.2 gamma. Its description
+    is the only thing that tells an sRGB profile apart for the worker."""
+    text = description.encode() + b"\0"
+    desc = (b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0\0\0"
+            + b"\0" * 67)
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    tags = [(b"desc", desc), (b"wtpt", _xyz_tag(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", _xyz_tag(0.6097, 0.3111, 0.0195)),
+            (b"gXYZ", _xyz_tag(0.2053, 0.6257, 0.0609)),
+            (b"bXYZ", _xyz_tag(0.1492, 0.0632, 0.7446)),
+            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"cprt", b"text\0\0\0\0none\0")]
+    offset = 128 + 4 + 12 * len(tags)
+    table = body = b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = (struct.pack(">I", offset + len(body)) + b"\0" * 4 + struct.pack(">I", 0x02100000)
+              + b"mntrRGB XYZ " + b"\0" * 12 + b"acsp" + b"\0" * 28
+              + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\0" * 48)
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[: int(len(data) * keep)]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageFile, JpegImagePlugin
 
 from sglang_worker.errors import ImageError
+from sglang_worker.image_colour import source_profile
 from sglang_worker.image_format import SUPPORTED, UNKNOWN, detect_format
 from sglang_worker.image_normalise import ImageLimits, fit_within, normalise_image
 from tests.support import image_corpus as corpus
@@ -321,3 +323,63 @@ def test_jpeg_quality_setting_is_used() -> None:
 def test_supported_table_names_a_mime_type_per_format() -> None:
     assert set(SUPPORTED) == {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
     assert all(mime.startswith("image/") for mime in SUPPORTED.values())
+
+
+# --- Colour profiles --------------------------------------------------------------------------
+
+WIDE = corpus.rgb_icc_profile()
+SRGB = corpus.rgb_icc_profile("sRGB IEC61966-2.1")
+# The D50-adapted primaries of the hand-made wide profile and of sRGB, as columns of XYZ.
+WIDE_TO_XYZ = np.array([[0.6097, 0.2053, 0.1492], [0.3111, 0.6257, 0.0632],
+                        [0.0195, 0.0609, 0.7446]])
+SRGB_TO_XYZ = np.array([[0.4361, 0.3851, 0.1431], [0.2225, 0.7169, 0.0606],
+                        [0.0139, 0.0971, 0.7141]])
+
+
+def wide_to_srgb(rgb: tuple[int, int, int]) -> np.ndarray:
+    """The colour science, by hand: decode the 2.2 gamma, through XYZ to linear sRGB, encode."""
+    linear = (np.array(rgb) / 255) ** (563 / 256)
+    srgb = np.clip(np.linalg.solve(SRGB_TO_XYZ, WIDE_TO_XYZ @ linear), 0, 1)
+    encoded = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * srgb ** (1 / 2.4) - 0.055)
+    return encoded * 255
+
+
+def test_pixels_in_another_rgb_space_are_converted_to_srgb() -> None:
+    colour = (100, 150, 200)
+    data = corpus.encode(Image.new("RGB", (64, 48), colour), "PNG", icc_profile=WIDE)
+    result = normalise_image(data, LIMITS)
+    assert result.changed and result.mime == "image/png"
+    im = opened(result.data)
+    assert source_profile(im) is None  # it says sRGB now
+    assert np.abs(np.array(im.getpixel((10, 10))) - wide_to_srgb(colour)).max() <= 2
+    assert np.abs(np.array(im.getpixel((10, 10))) - colour).max() >= 20  # a visible shift
+
+
+def test_a_wide_gamut_jpeg_is_converted_not_passed_through() -> None:
+    colour = (100, 150, 200)
+    data = corpus.encode(Image.new("RGB", (64, 48), colour), "JPEG", quality=95,
+                         icc_profile=WIDE)
+    result = normalise_image(data, LIMITS)
+    assert result.changed and result.mime == "image/jpeg"
+    assert np.abs(np.array(opened(result.data).getpixel((10, 10))) - wide_to_srgb(colour)
+                  ).max() <= 4
+
+
+def test_alpha_survives_the_conversion_and_is_composited_after_it() -> None:
+    im = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    im.paste((100, 150, 200, 255), (0, 0, 4, 8))
+    result = normalise_image(corpus.encode(im, "PNG", icc_profile=WIDE), LIMITS)
+    out = opened(result.data)
+    assert out.mode == "RGB" and out.getpixel((6, 4)) == (255, 255, 255)
+    assert np.abs(np.array(out.getpixel((1, 4))) - wide_to_srgb((100, 150, 200))).max() <= 2
+
+
+@pytest.mark.parametrize("icc", [
+    pytest.param(SRGB, id="an sRGB profile"),
+    pytest.param(b"not a profile" * 10, id="an unparsable profile"),
+])
+def test_images_whose_profile_needs_nothing_still_pass_through(icc: bytes,
+                                                               no_pixel_decoding) -> None:
+    data = corpus.encode(corpus.picture(), "JPEG", quality=90, icc_profile=icc)
+    result = normalise_image(data, LIMITS)
+    assert result.data is data and not result.changed
