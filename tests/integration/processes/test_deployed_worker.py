@@ -129,11 +129,13 @@ async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, t
         assert draining.output[-1].endswith("data: [DONE]\n\n")
         assert await asyncio.to_thread(worker.wait, 60) == 0
         assert not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE
-        output = log_path.read_text(errors="replace")
-        # A clean exit, and the SDK at INFO: no generated text in the endpoint's logs.
-        assert "job=draining outcome=ok" in output
+        # The worker's own lines (SGLang's are prefixed, and SGLang may log tracebacks of its
+        # own start-up probes): a clean exit, and the SDK at INFO, so no generated text.
+        own = "\n".join(line for line in log_path.read_text(errors="replace").splitlines()
+                        if not line.startswith("[sglang]"))
+        assert "job=draining outcome=ok" in own
         for unwanted in ("Unclosed", "Traceback", "Task was destroyed", "chat.completion.chunk"):
-            assert unwanted not in output, output[-4000:]
+            assert unwanted not in own, own[-4000:]
     finally:
         if worker.poll() is None:
             worker.kill()
