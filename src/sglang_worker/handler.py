@@ -31,7 +31,7 @@ from .engine_client import EngineClient
 from .errors import EngineUnavailable, VisionNotSupported, WorkerError
 from .images import ImagePipeline, count_image_parts
 from .job_input import parse_job_input
-from .job_task import until_task_ends
+from .job_task import closed_when_task_ends
 from .output import chunk_objects, job_error, sse_error_event, sse_text
 from .request import EngineRequest
 from .stream import engine_error_in
@@ -119,9 +119,11 @@ class Worker:
 
     async def handle(self, job: dict[str, Any]) -> AsyncIterator[Any]:
         """The SDK's handler: the job's outputs, closed as soon as the job's task ends."""
-        async with aclosing(until_task_ends(self._run(job))) as outputs:
-            async for output in outputs:
-                yield output
+        outputs = self._run(job)
+        with closed_when_task_ends(outputs):
+            async with aclosing(outputs):
+                async for output in outputs:
+                    yield output
 
     async def _run(self, job: dict[str, Any]) -> AsyncIterator[Any]:
         job_id = job.get("id", "?")

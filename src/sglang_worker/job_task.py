@@ -9,45 +9,39 @@ traceback keeps it referenced. Python closes such a generator only when it is fi
 collected, which can take arbitrarily long, and until then SGLang keeps generating for nobody.
 
 Contract:
-- ``until_task_ends(outputs)`` yields what ``outputs`` yields. If the task consuming it ends
-  (cancelled, failed, or done without reading to the end) while ``outputs`` is unfinished,
-  ``outputs.aclose()`` is scheduled at once, so its ``finally`` blocks (closing the engine
-  request, logging the job) run now rather than at garbage collection.
-- Closing the wrapper closes ``outputs`` too, and a normal end removes the hook.
+- ``with closed_when_task_ends(outputs):`` entered inside the task that consumes ``outputs``.
+  If that task ends (cancelled, failed, or done without reading to the end) while ``outputs``
+  is unfinished and the block has not been left, ``outputs.aclose()`` is scheduled at once, so
+  its ``finally`` blocks (closing the engine request, logging the job) run now rather than at
+  garbage collection. Leaving the block removes the hook. Outside a task: ``RuntimeError``.
+- It adds nothing per yield: the hook is one task callback, registered once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
-from typing import TypeVar
-
-T = TypeVar("T")
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 # Strong references to the close-up tasks: the event loop keeps only weak ones.
 _closing: set[asyncio.Task[None]] = set()
 
 
-def _close_later(outputs: AsyncGenerator[T, None]) -> None:
-    closing = asyncio.get_running_loop().create_task(outputs.aclose())
-    _closing.add(closing)
-    closing.add_done_callback(_closing.discard)
-
-
-async def until_task_ends(outputs: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+@contextmanager
+def closed_when_task_ends(outputs: AsyncGenerator[Any, None]) -> Iterator[None]:
     task = asyncio.current_task()
     if task is None:  # not run by an asyncio task: nothing to tie the generator to
-        raise RuntimeError("until_task_ends must be iterated inside an asyncio task")
+        raise RuntimeError("closed_when_task_ends must be entered inside an asyncio task")
 
     def on_task_end(_: asyncio.Task) -> None:
         if outputs.ag_frame is not None and not outputs.ag_running:
-            _close_later(outputs)
+            closing = asyncio.get_running_loop().create_task(outputs.aclose())
+            _closing.add(closing)
+            closing.add_done_callback(_closing.discard)
 
     task.add_done_callback(on_task_end)
     try:
-        async with aclosing(outputs):
-            async for output in outputs:
-                yield output
+        yield
     finally:
         task.remove_done_callback(on_task_end)

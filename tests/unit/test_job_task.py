@@ -1,15 +1,24 @@
-"""``job_task.until_task_ends``: a job's outputs are closed when the job's task ends, wherever
-the cancel landed. The consumers here mimic RunPod's SDK, which awaits a POST between two
-yields and keeps the abandoned generator referenced from its traceback."""
+"""``job_task.closed_when_task_ends``: a job's outputs are closed when the job's task ends,
+wherever the cancel landed. The consumers here mimic RunPod's SDK, which awaits a POST between
+two yields and keeps the abandoned generator referenced from its traceback."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+from contextlib import aclosing
 
 import pytest
 
-from sglang_worker.job_task import until_task_ends
+from sglang_worker.job_task import closed_when_task_ends
+
+
+async def until_task_ends(outputs):
+    """A handler that uses the hook as ``Worker.handle`` does."""
+    with closed_when_task_ends(outputs):
+        async with aclosing(outputs):
+            async for output in outputs:
+                yield output
 
 
 class Outputs:
