@@ -200,8 +200,7 @@ async def main() -> None:
                     "8": lambda: row8(sides, unbatched)}
             summary = {f"row{row}": await rows[row]() for row in ROWS}
         for w in (worker, unbatched):
-            await w.client.close()
-            await w.images.close()
+            await w.close()
     finally:
         engine.stop()
     verdicts = {row: result.get("met") for row, result in summary.items()}

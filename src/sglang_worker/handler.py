@@ -82,6 +82,11 @@ class Worker:
         self.images = images
         self.engine_alive = engine_alive
 
+    async def close(self) -> None:
+        """Release the engine connections and the image threads and sessions."""
+        await self.client.close()
+        await self.images.close()
+
     async def _prepare(self, request: EngineRequest, stats: _JobStats) -> EngineRequest:
         if request.body is None:
             return request

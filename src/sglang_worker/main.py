@@ -66,8 +66,7 @@ async def _run_local(worker: Worker, job: dict[str, Any]) -> dict[str, Any]:
     try:
         return await run_job(worker, job)
     finally:
-        await worker.client.close()
-        await worker.images.close()
+        await worker.close()
 
 
 def _exit_when_reported(code: int) -> None:

@@ -68,5 +68,4 @@ def engine_info(engine: Engine) -> EngineInfo:
 async def worker(settings: Settings, engine: Engine, engine_info: EngineInfo) -> Worker:
     worker = make_worker(settings, engine_info, engine)
     yield worker
-    await worker.client.close()
-    await worker.images.close()
+    await worker.close()

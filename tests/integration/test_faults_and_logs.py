@@ -12,7 +12,6 @@ import signal
 import pytest
 
 from sglang_worker.main import make_worker
-from sglang_worker.settings import Settings
 from tests.support import image_corpus as corpus
 from tests.support.image_server import ImageServer
 
@@ -29,7 +28,7 @@ async def outputs_of(worker, job_input, job_id="fault"):
 async def test_a_hung_engine_hits_the_read_deadline_with_a_clear_error(
     settings, engine, engine_info
 ):
-    impatient = make_worker(Settings(**{**settings.model_dump(), "engine_read_timeout_s": 2}),
+    impatient = make_worker(settings.model_copy(update={"engine_read_timeout_s": 2}),
                             engine_info, engine)
     job = {"openai_route": "/v1/chat/completions", "openai_input": {
         **CHAT, "max_tokens": 2000, "ignore_eos": True, "stream": True}}
@@ -40,8 +39,7 @@ async def test_a_hung_engine_hits_the_read_deadline_with_a_clear_error(
         rest = [out async for out in stream]
     finally:
         os.killpg(engine.process.pid, signal.SIGCONT)
-        await impatient.client.close()
-        await impatient.images.close()
+        await impatient.close()
     in_band = [out for out in rest if isinstance(out, str) and '"error"' in out]
     assert in_band and "ENGINE_READ_TIMEOUT_S" in in_band[-1]
     error = json.loads(rest[-1]["error"])["error"]

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 
 from sglang_worker.main import make_worker
-from sglang_worker.settings import Settings
 from tests.support.fuzz_strategies import job_inputs
 from tests.support.image_server import guard_connections
 
@@ -24,11 +23,10 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 async def strict_worker(settings, engine, engine_info):
-    worker = make_worker(Settings(**{**settings.model_dump(), "image_allow_private_urls": False}),
+    worker = make_worker(settings.model_copy(update={"image_allow_private_urls": False}),
                          engine_info, engine)
     yield worker
-    await worker.client.close()
-    await worker.images.close()
+    await worker.close()
 
 
 @pytest.fixture(scope="module")
