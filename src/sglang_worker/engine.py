@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .engine_args import EngineConfigError, EngineLaunch
@@ -151,14 +151,13 @@ class Engine:
     def info(self) -> EngineInfo:
         _, models = _get_json(f"{self.base_url}/v1/models", timeout=10.0)
         served = models["data"][0]["id"]  # type: ignore[index]
-        vision, vocab = False, None
+        vision = False
         for route in ("/model_info", "/get_model_info"):
             status, body = _get_json(f"{self.base_url}{route}", timeout=10.0)
             if status == 200 and isinstance(body, dict):
                 vision = bool(body.get("has_image_understanding"))
-                vocab = vocab_size(str(body.get("model_path") or ""))
                 break
-        return EngineInfo(self.base_url, served, vision, vocab)
+        return EngineInfo(self.base_url, served, vision)
 
     def watch(self, on_death: Callable[[int], None]) -> None:
         def wait() -> None:
@@ -219,7 +218,7 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     engine = Engine(process, launch.port, settings, Redactor(env))
     try:
         engine.wait_ready(settings.engine_startup_timeout_s)
-        info = engine.info()
+        info = replace(engine.info(), vocab_size=vocab_size(model, env))
     except BaseException:
         engine.stop()
         raise

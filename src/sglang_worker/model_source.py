@@ -250,15 +250,25 @@ def resolve_model_source(
     return source
 
 
-def vocab_size(model_path: str) -> int | None:
+def _hub_cache(env: Mapping[str, str]) -> str | None:
+    """The Hugging Face hub cache ``env`` points at; None: the library's default."""
+    if env.get("HF_HUB_CACHE"):
+        return env["HF_HUB_CACHE"]
+    return str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None
+
+
+def vocab_size(model_path: str, env: Mapping[str, str]) -> int | None:
     """The served model's vocabulary size from its ``config.json`` (a local directory, or the
-    Hugging Face cache the engine has just filled); None when it cannot be read offline."""
+    Hugging Face cache the engine has just filled, found through the engine's environment
+    ``env``: on a network volume only the engine's has ``HF_HOME``); None when it cannot be
+    read offline."""
     config_path: Path | None = Path(model_path) / "config.json"
     if not config_path.is_file():
         try:
             from huggingface_hub import try_to_load_from_cache
 
-            cached = try_to_load_from_cache(model_path, "config.json")
+            cached = try_to_load_from_cache(model_path, "config.json",
+                                            cache_dir=_hub_cache(env))
         except (ImportError, ValueError):
             cached = None
         config_path = Path(cached) if isinstance(cached, str) else None

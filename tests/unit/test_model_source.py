@@ -229,8 +229,22 @@ def test_vocab_size_is_read_from_the_model_config(tmp_path):
     from sglang_worker.model_source import vocab_size
 
     (tmp_path / "config.json").write_text('{"vocab_size": 151936}')
-    assert vocab_size(str(tmp_path)) == 151936
+    assert vocab_size(str(tmp_path), {}) == 151936
     (tmp_path / "config.json").write_text('{"text_config": {"vocab_size": 512}}')
-    assert vocab_size(str(tmp_path)) == 512
-    assert vocab_size(str(tmp_path / "missing")) is None
-    assert vocab_size("no-such-org/no-such-model") is None
+    assert vocab_size(str(tmp_path), {}) == 512
+    assert vocab_size(str(tmp_path / "missing"), {}) is None
+    assert vocab_size("no-such-org/no-such-model", {}) is None
+
+
+@pytest.mark.parametrize("variable, hub", [("HF_HOME", "hub"), ("HF_HUB_CACHE", "")])
+def test_vocab_size_is_found_in_the_cache_the_engine_uses(tmp_path, variable, hub):
+    """On a network volume only the engine's environment names the cache (HF_HOME)."""
+    from sglang_worker.model_source import vocab_size
+
+    snapshot = tmp_path / hub / "models--org--vl" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text('{"vocab_size": 151936}')
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("abc123")
+    assert vocab_size("org/vl", {variable: str(tmp_path)}) == 151936
+    assert vocab_size("org/vl", {}) is None  # the worker's own default cache has nothing
