@@ -33,6 +33,7 @@ def test_parse_json_object():
 
 @pytest.mark.parametrize("value, expected", [
     (None, 90.0), ("120000", 120.0), ("5", 1.0), ("9999999", 300.0), ("soon", 90.0),
+    ("inf", 90.0), ("nan", 90.0),
 ])
 def test_runsync_wait_is_clamped_like_runpods(value, expected):
     assert runsync_wait_s(value, 90.0) == expected

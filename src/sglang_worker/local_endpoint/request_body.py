@@ -82,6 +82,6 @@ def runsync_wait_s(value: str | None, default_s: float) -> float:
         return default_s
     try:
         wait_ms = int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "inf"
         return default_s
     return min(max(wait_ms, WAIT_MIN_MS), WAIT_MAX_MS) / 1000.0
