@@ -21,12 +21,12 @@ Contract (``{worker}`` is the worker id the SDK puts in the URL, ``{job}`` a job
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from .board import JobBoard
+from .request_body import parse_json_object
 
 POLL_S = 5.0  # long-poll hold: bounds how long a SIGTERMed SDK loop takes to notice
 MAX_POST_BYTES = 1024 * 1024 * 1024  # a job-done carries every yield; loopback and trusted
@@ -63,13 +63,13 @@ class WorkerJobAPI:
             await self._runner.cleanup()
             self._runner = None
 
-    def worker_env(self, worker_id: str = WORKER_ID) -> dict[str, str]:
+    def worker_env(self) -> dict[str, str]:
         base = self.base_url
         return {
             "RUNPOD_WEBHOOK_GET_JOB": f"{base}/job-take/$ID?runtime=local",
             "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/job-done/$RUNPOD_POD_ID/$ID?runtime=local",
             "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/job-stream/$RUNPOD_POD_ID/$ID?runtime=local",
-            "RUNPOD_POD_ID": worker_id,
+            "RUNPOD_POD_ID": WORKER_ID,
             "RUNPOD_SKIP_GPU_CHECK": "true",
             "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
         }
@@ -104,9 +104,6 @@ class WorkerJobAPI:
 
 async def _json_payload(request: web.Request) -> dict[str, Any]:
     try:
-        payload = json.loads(await request.read())
-    except ValueError:
-        raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise web.HTTPBadRequest(text="the body is not a JSON object")
-    return payload
+        return parse_json_object(await request.read())
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None

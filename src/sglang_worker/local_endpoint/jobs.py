@@ -127,7 +127,6 @@ class JobStore:
         if job is None or job.final:
             return job
         self._stop_job(job, JobStatus.CANCELLED, now)
-        self.counts["cancelled"] += 1
         return job
 
     def read_stream(self, job_id: str) -> list[Any]:

@@ -48,22 +48,22 @@ def too_large_message(size: int, limit: int, route: str) -> str | None:
 
 
 async def read_body(request: web.Request, limit: int, route: str) -> bytes:
-    declared = request.content_length
-    message = too_large_message(declared or 0, limit, route)
+    declared = request.content_length or 0
+    over = declared > limit
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(256 * 1024):
         size += len(chunk)
-        if message is None:
-            message = too_large_message(size, limit, route)
-        if message is None:
+        over = over or size > limit
+        if not over:
             chunks.append(chunk)
         else:
             chunks.clear()
             if size > DRAIN_MAX_BYTES:
                 break  # stop reading: the connection is closed after the 413
+    message = too_large_message(max(size, declared), limit, route) if over else None
     if message is not None:
-        raise BodyTooLarge(too_large_message(max(size, declared or 0), limit, route) or message)
+        raise BodyTooLarge(message)
     return b"".join(chunks)
 
 

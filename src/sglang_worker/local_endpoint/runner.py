@@ -12,8 +12,8 @@ Contract:
 - Its output (the worker's logs and, prefixed ``[sglang]``, the engine's) is copied line by
   line to the endpoint's stderr; the last ``TAIL_LINES`` are kept for ``tail()``, which goes
   into the message when the worker dies.
-- ``wait()`` returns its exit code. ``stop(grace_s)`` sends SIGTERM (the SDK then finishes the
-  jobs in flight and the worker stops its engine), waits ``grace_s``, then SIGKILLs the
+- ``wait()`` returns its exit code; ``signal(signum)`` forwards a signal (SIGTERM: the SDK
+  finishes the jobs in flight and the worker stops its engine); ``kill()`` SIGKILLs the
   worker's process group.
 """
 
@@ -99,11 +99,3 @@ class WorkerProcess:
         if self.running:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)
-
-    async def stop(self, grace_s: float) -> int:
-        self.signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.wait(), grace_s)
-        except TimeoutError:
-            self.kill()
-            return await self.wait()
