@@ -185,10 +185,10 @@ class Engine:
         self.process.wait()
 
 
-def engine_environment(*, cpu: bool, model: ModelSource | None = None) -> dict[str, str]:
+def engine_environment(*, cpu: bool, model: ModelSource) -> dict[str, str]:
     """The engine's environment: the worker's, with the model source's changes (offline mode,
     the cache on the network volume, the baked tokenizer, ...) and the CPU switch."""
-    env = dict(os.environ) if model is None else model.apply(os.environ)
+    env = model.apply(os.environ)
     if cpu:
         env["SGLANG_USE_CPU_ENGINE"] = "1"
     package_root = str(Path(__file__).resolve().parents[1])

@@ -112,10 +112,9 @@ def argv_from_env(
     """The server's argv, and for each flag the variable it came from (for error messages)."""
     argv = ["--model-path", launch.model_path, "--host", "127.0.0.1", "--port", str(launch.port)]
     sources = {"--model-path": "MODEL_NAME", "--port": "ENGINE_PORT"}
+    env = {name: value for name, value in env.items() if value.strip()}  # blank is unset
     for name in sorted(set(env) & set(table)):
         flag, raw = table[name], env[name]
-        if not raw.strip():
-            continue
         if flag.kind == "switch":
             if _as_bool(name, raw):
                 argv.append(flag.option)
@@ -128,9 +127,9 @@ def argv_from_env(
             argv += [flag.option, raw]
         sources[flag.option] = name
     if launch.cpu:
-        if not env.get("DEVICE", "").strip():
+        if "DEVICE" not in env:
             argv += ["--device", "cpu"]
-        if not env.get("MAX_TOTAL_TOKENS", "").strip():
+        if "MAX_TOTAL_TOKENS" not in env:
             argv += ["--max-total-tokens", str(launch.max_total_tokens)]
             sources["--max-total-tokens"] = "CPU_MAX_TOTAL_TOKENS"
     extra = shlex.split(env.get("SGLANG_ARGS", ""))

@@ -154,9 +154,13 @@ def gather_storage_facts(settings: Settings) -> StorageFacts:
     )
 
 
+# What a baked model's own files decide, so the engine must not get them from the environment.
+_BAKED_IGNORES = ("MODEL_REVISION", "REVISION", "TOKENIZER_NAME", "TOKENIZER_PATH")
+
+
 def _baked_source(settings: Settings, baked: BakedModel, env: Mapping[str, str]) -> ModelSource:
     set_env = dict(OFFLINE)
-    unset = {"MODEL_REVISION", "REVISION", "TOKENIZER_NAME", "TOKENIZER_PATH"}
+    unset = set(_BAKED_IGNORES)
     if baked.tokenizer_path:
         set_env["TOKENIZER_NAME"] = baked.tokenizer_path
     if baked.quantization and not env.get("QUANTIZATION"):
@@ -172,7 +176,7 @@ def _baked_source(settings: Settings, baked: BakedModel, env: Mapping[str, str])
     if settings.model_name and settings.model_name not in (baked.model_name, baked.model_path):
         warnings.append(f"MODEL_NAME={settings.model_name} is ignored: this image serves its "
                         f"baked model {baked.model_name} ({settings.baked_model_manifest})")
-    for name in ("MODEL_REVISION", "REVISION", "TOKENIZER_NAME", "TOKENIZER_PATH"):
+    for name in _BAKED_IGNORES:
         if env.get(name) and env.get(name) != set_env.get(name):
             warnings.append(f"{name}={env[name]} is ignored: the baked model's files are used")
     if baked.quantization and env.get("QUANTIZATION") not in (None, "", baked.quantization):
@@ -235,12 +239,10 @@ def build_tiny_model(target: Path, *, python: str = sys.executable) -> Path:
     return target
 
 
-def resolve_model_source(
-    settings: Settings, *, gpu: bool, env: Mapping[str, str] | None = None
-) -> ModelSource:
+def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
     """Decide the model from the settings, the environment and the disk; log the decision."""
     source = plan_model_source(settings, gather_storage_facts(settings), gpu=gpu,
-                               env=os.environ if env is None else env)
+                               env=os.environ)
     for note in source.notes:
         log.info("%s", note)
     for warning in source.warnings:
