@@ -194,7 +194,8 @@ def plan_model_source(
         return _baked_source(settings, facts.baked, env)
     name = settings.model_name
     if name and facts.model_name_exists:
-        return ModelSource(name, "local", notes=(f"serving the local model at {name}",))
+        path = str(Path(name).expanduser())  # SGLang does not expand "~" itself
+        return ModelSource(path, "local", notes=(f"serving the local model at {path}",))
     if name and name.startswith(PATH_PREFIXES):
         raise EngineConfigError(
             f"MODEL_NAME={name} is a path, but nothing exists there. If it is on a network "

@@ -86,6 +86,14 @@ def test_baked_tokenizer_quantization_and_a_chosen_served_name(tmp_path):
 
 # --- 2. A local path --------------------------------------------------------------------------
 
+def test_a_home_relative_path_reaches_sglang_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = make_settings(tmp_path, model_name="~/models/vl")
+    facts = StorageFacts(baked=None, volume_mounted=False, model_name_exists=True)
+    source = plan_model_source(settings, facts, gpu=True, env={})
+    assert (source.origin, source.model_path) == ("local", str(tmp_path / "models" / "vl"))
+
+
 def test_a_local_path_is_used_as_is_and_changes_nothing_else(tmp_path):
     settings = make_settings(tmp_path, model_name=str(tmp_path))
     facts = StorageFacts(baked=None, volume_mounted=True, model_name_exists=True)
