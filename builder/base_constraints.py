@@ -23,16 +23,12 @@ before the worker's code is copied in.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
+from packaging.utils import canonicalize_name as canonical
 from packaging.version import InvalidVersion, Version
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def installed() -> dict[str, tuple[str, str]]:

@@ -70,10 +70,6 @@ _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # Pillow's advice: reducing by whole factors until twice the target, then resampling, looks
 # the same as resampling the full image and is several times faster.
 _REDUCING_GAP = 2.0
-# JPEG DCT scaling may go down to the target itself: the scaled IDCT filters as it reduces, so
-# unlike a plain reduce it needs no margin (measured: PSNR unchanged, 2-3x faster decoding;
-# docs/benchmarks.md).
-_DRAFT_GAP = 1.0
 # What Pillow's decoders raise on malformed data.
 _BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
            struct.error, zlib.error)
@@ -184,7 +180,9 @@ def _decode_upright_8bit(im: ImageFile.ImageFile, fmt: str,
                          target: tuple[int, int]) -> Image.Image:
     if fmt == "JPEG" and target != im.size:
         # libjpeg decodes straight to 1/2, 1/4 or 1/8 scale: the cheapest reduction there is.
-        im.draft(None, (int(target[0] * _DRAFT_GAP), int(target[1] * _DRAFT_GAP)))
+        # It may go down to the target itself: the scaled IDCT filters as it reduces, so unlike
+        # a plain reduce it needs no margin (PSNR unchanged, 2-3x faster; docs/benchmarks.md).
+        im.draft(None, target)
     im.load()
     ImageOps.exif_transpose(im, in_place=True)
     return _to_8bit(im)
