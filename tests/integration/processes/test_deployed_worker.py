@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -52,91 +53,92 @@ async def run_job(api: WorkerJobAPI, job_id: str, job_input: dict, timeout: floa
     return job
 
 
+@pytest.fixture
+def start_worker(job_api, tmp_path):
+    """``python handler.py`` as deployed, its output in ``worker.log``; killed if it outlives
+    its test."""
+    started: list[subprocess.Popen] = []
+
+    def start(model: Path, **env: str) -> tuple[subprocess.Popen, Path]:
+        log_path = tmp_path / "worker.log"
+        with open(log_path, "wb") as log:
+            started.append(subprocess.Popen(
+                [sys.executable, "handler.py"], cwd=PROJECT_ROOT,
+                env={**os.environ, **job_api.worker_env(), "MODEL_NAME": str(model), **env},
+                stdout=log, stderr=subprocess.STDOUT))
+        return started[-1], log_path
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 def engine_pid(worker: subprocess.Popen) -> int:
     for child in psutil.Process(worker.pid).children():
-        command = " ".join(child.cmdline())
-        if "sglang.launch_server" in command or "sglang_worker.engine_launcher" in command:
+        if "sglang_worker.engine_launcher" in " ".join(child.cmdline()):
             return child.pid
     raise AssertionError("the worker has no SGLang child process")
 
 
 async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
-    job_api, tiny_text_model, tmp_path
+    job_api, start_worker, tiny_text_model
 ):
-    env = {**os.environ, **job_api.worker_env(), "MODEL_NAME": str(tiny_text_model),
-           "MAX_CONCURRENCY": "4"}
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen([sys.executable, "handler.py"], cwd=PROJECT_ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-    try:
-        done = await run_job(job_api, "chat", {"openai_route": "/v1/chat/completions",
-                                               "openai_input": CHAT}, timeout=300)
-        assert done.output[0]["object"] == "chat.completion", log_path.read_text()[-3000:]
+    worker, log_path = start_worker(tiny_text_model, MAX_CONCURRENCY="4")
+    done = await run_job(job_api, "chat", {"openai_route": "/v1/chat/completions",
+                                           "openai_input": CHAT}, timeout=300)
+    assert done.output[0]["object"] == "chat.completion", log_path.read_text()[-3000:]
 
-        done = await run_job(job_api, "stream", {"openai_route": "/v1/chat/completions",
-                                                 "openai_input": {**CHAT, "stream": True}},
-                             timeout=60)
-        assert "".join(done.streamed).endswith("data: [DONE]\n\n")
-        assert done.output == done.streamed
+    done = await run_job(job_api, "stream", {"openai_route": "/v1/chat/completions",
+                                             "openai_input": {**CHAT, "stream": True}},
+                         timeout=60)
+    assert "".join(done.streamed).endswith("data: [DONE]\n\n")
+    assert done.output == done.streamed
 
-        image_chat = {"messages": [{"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": png_data_url()}}]}]}
-        done = await run_job(job_api, "image", {"openai_route": "/v1/chat/completions",
-                                                "openai_input": image_chat}, timeout=60)
-        error = json.loads(done.error)["error"]
-        assert error["message"] == (
-            f"Model {tiny_text_model} does not support vision (image) inputs")
+    image_chat = {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": png_data_url()}}]}]}
+    done = await run_job(job_api, "image", {"openai_route": "/v1/chat/completions",
+                                            "openai_input": image_chat}, timeout=60)
+    error = json.loads(done.error)["error"]
+    assert error["message"] == (
+        f"Model {tiny_text_model} does not support vision (image) inputs")
 
-        killed = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
-            **CHAT, "max_tokens": 3000, "ignore_eos": True, "stream": True}}, job_id="killed")
-        while not killed.streamed:
-            await asyncio.sleep(0.05)
-        os.killpg(engine_pid(worker), signal.SIGKILL)
-        killed_at = time.monotonic()
-        assert await job_api.board.wait_final(killed, 10)
-        failed_after = time.monotonic() - killed_at
-        assert "engine" in json.loads(killed.error)["error"]["message"]
-        assert await asyncio.to_thread(worker.wait, 30) == 1
-        # A figure for SECURITY.md, not a timed assertion: how fast the job was reported.
-        print(f"engine killed mid-stream: job failed after {failed_after:.2f} s, "
-              f"worker exited {time.monotonic() - killed_at:.2f} s after the kill")
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    killed = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
+        **CHAT, "max_tokens": 3000, "ignore_eos": True, "stream": True}}, job_id="killed")
+    while not killed.streamed:
+        await asyncio.sleep(0.05)
+    os.killpg(engine_pid(worker), signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert await job_api.board.wait_final(killed, 10)
+    failed_after = time.monotonic() - killed_at
+    assert "engine" in json.loads(killed.error)["error"]["message"]
+    assert await asyncio.to_thread(worker.wait, 30) == 1
+    # A figure for SECURITY.md, not a timed assertion: how fast the job was reported.
+    print(f"engine killed mid-stream: job failed after {failed_after:.2f} s, "
+          f"worker exited {time.monotonic() - killed_at:.2f} s after the kill")
 
 
-async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, tiny_vl_model,
-                                                                     tmp_path):
-    env = {**os.environ, **job_api.worker_env(), "MODEL_NAME": str(tiny_vl_model),
-           "SKIP_SERVER_WARMUP": "true"}
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen([sys.executable, "handler.py"], cwd=PROJECT_ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-    try:
-        draining = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
-            **CHAT, "max_tokens": 400, "ignore_eos": True, "stream": True}}, job_id="draining")
-        for _ in range(3000):
-            if draining.streamed or worker.poll() is not None:
-                break
-            await asyncio.sleep(0.1)
-        engine = psutil.Process(engine_pid(worker))
-        worker.send_signal(signal.SIGTERM)
-        assert await job_api.board.wait_final(draining, 60)
-        assert draining.output[-1].endswith("data: [DONE]\n\n")
-        assert await asyncio.to_thread(worker.wait, 60) == 0
-        assert not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE
-        # The worker's own lines (SGLang's are prefixed, and SGLang may log tracebacks of its
-        # own start-up probes): a clean exit, and the SDK at INFO, so no generated text.
-        own = "\n".join(line for line in log_path.read_text(errors="replace").splitlines()
-                        if not line.startswith("[sglang]"))
-        assert "job=draining outcome=ok" in own
-        for unwanted in ("Unclosed", "Traceback", "Task was destroyed", "chat.completion.chunk"):
-            assert unwanted not in own, own[-4000:]
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, start_worker,
+                                                                     tiny_vl_model):
+    worker, log_path = start_worker(tiny_vl_model, SKIP_SERVER_WARMUP="true")
+    draining = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
+        **CHAT, "max_tokens": 400, "ignore_eos": True, "stream": True}}, job_id="draining")
+    for _ in range(3000):
+        if draining.streamed or worker.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    engine = psutil.Process(engine_pid(worker))
+    worker.send_signal(signal.SIGTERM)
+    assert await job_api.board.wait_final(draining, 60)
+    assert draining.output[-1].endswith("data: [DONE]\n\n")
+    assert await asyncio.to_thread(worker.wait, 60) == 0
+    assert not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE
+    # The worker's own lines (SGLang's are prefixed, and SGLang may log tracebacks of its
+    # own start-up probes): a clean exit, and the SDK at INFO, so no generated text.
+    own = "\n".join(line for line in log_path.read_text(errors="replace").splitlines()
+                    if not line.startswith("[sglang]"))
+    assert "job=draining outcome=ok" in own
+    for unwanted in ("Unclosed", "Traceback", "Task was destroyed", "chat.completion.chunk"):
+        assert unwanted not in own, own[-4000:]
