@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from sglang_worker.image_normalise import ImageLimits, normalise_image
 from sglang_worker.images import ImagePipeline
-from sglang_worker.request import CHAT_ROUTE
+from sglang_worker.routes import CHAT_ROUTE
 from sglang_worker.settings import Settings
 
 TARGET_SIDE = 1280

@@ -15,6 +15,9 @@ Contract:
   megabytes of base64 images is serialised once, with no str detour. What orjson refuses
   (integers beyond 64 bits) falls back to the standard library, so any JSON a user sent goes
   through.
+- The engine URL is built from the request's canonical route (``routes.engine_path``) with no
+  re-encoding or dot-segment resolution, and a request whose URL path is not exactly that
+  checked path is refused before anything is sent.
 - When the caller stops early (the job is cancelled or the consumer goes away) the response is
   closed, not returned to the pool, so SGLang sees the disconnect and aborts the generation.
   A response read to its end goes back to the pool: connections to SGLang are kept alive.
@@ -29,10 +32,12 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
-from .errors import EngineTimeout, EngineUnavailable, engine_error_from_body
+from .errors import EngineTimeout, EngineUnavailable, InvalidRequest, engine_error_from_body
 from .loop_session import LoopSession
 from .request import EngineRequest
+from .routes import canonical_route, engine_path
 from .settings import Settings
 from .stream import batch_events
 
@@ -49,6 +54,7 @@ def encode_json(body: Any) -> bytes:
 class EngineClient:
     def __init__(self, base_url: str, settings: Settings):
         self.base_url = base_url
+        self._base = URL(base_url)
         self._settings = settings
         self._session = LoopSession(self._new_session)
 
@@ -66,10 +72,20 @@ class EngineClient:
     async def close(self) -> None:
         await self._session.close()
 
+    def url_for(self, route: str) -> URL:
+        """The engine URL for a canonical route: exactly the checked path, or a refusal."""
+        path = engine_path(route)
+        url = URL.build(scheme=self._base.scheme, host=self._base.raw_host or "",
+                        port=self._base.explicit_port, path=path, encoded=True)
+        if url.raw_path != path or canonical_route(url.path) != route:
+            raise InvalidRequest(f"route {route!r} does not map to one engine path",
+                                 param="openai_route")
+        return url
+
     @asynccontextmanager
     async def _open(self, request: EngineRequest) -> AsyncIterator[aiohttp.ClientResponse]:
+        url = self.url_for(request.route)
         session = self._session.get()
-        url = self.base_url + request.route
         try:
             body = None if request.body is None else encode_json(request.body)
             async with session.request(request.method, url, data=body,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ImageError
-from .request import CHAT_ROUTE, GENERATE_ROUTE
+from .routes import CHAT_ROUTE, GENERATE_ROUTE
 
 Location = tuple[int, ...]  # (message, part) for chat; indices into image_data for /generate
 

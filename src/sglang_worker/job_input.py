@@ -18,15 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidRequest
-from .request import (
-    CHAT_ROUTE,
-    COMPLETIONS_ROUTE,
-    GENERATE_ROUTE,
-    EngineRequest,
-    build_request,
-    is_read_route,
-    normalise_route,
-)
+from .request import EngineRequest, build_request
+from .routes import CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, canonical_route, is_read_route
 
 SHAPES_HELP = (
     "expected one of: {'openai_route', 'openai_input'}, an OpenAI chat body with 'messages', "
@@ -51,7 +44,7 @@ def parse_job_input(job_input: Any, *, served_model: str,
         raise InvalidRequest(f"job input must be a JSON object; {SHAPES_HELP}", param="input")
 
     if "openai_route" in job_input:
-        route = normalise_route(job_input["openai_route"])
+        route = canonical_route(job_input["openai_route"])
         body = job_input.get("openai_input")
         if not body and not is_read_route(route):
             raise InvalidRequest(f"openai_input is required for route {route}",

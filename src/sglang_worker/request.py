@@ -4,8 +4,8 @@ Contract:
 - ``EngineRequest`` is the single description of one call to SGLang: route, method, body,
   whether it streams, and whether the job speaks the OpenAI route (raw SSE text out) or a native
   shape (parsed objects out).
-- Only inference and read-only routes are reachable (``INFERENCE_ROUTES``, ``READ_ROUTES``).
-  Admin routes (``/shutdown``, ``/flush_cache``, ``/update_weights*`` ...) are refused.
+- ``route`` is canonical (``routes.canonical_route``) and allowed (``routes.check_route``):
+  only inference and read-only routes are reachable, never SGLang's admin routes.
 - Bodies are validated with pydantic for shape only; the request's own dict is forwarded
   untouched (tools, response_format, logprobs ... pass through), except that a missing
   ``model`` is filled with the served model's name.
@@ -36,26 +36,19 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import InvalidRequest, RouteNotAllowed
-
-CHAT_ROUTE = "/v1/chat/completions"
-COMPLETIONS_ROUTE = "/v1/completions"
-GENERATE_ROUTE = "/generate"
-MODELS_ROUTE = "/v1/models"
-
-INFERENCE_ROUTES = frozenset(
-    {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, "/v1/embeddings", "/v1/tokenize",
-     "/v1/detokenize"}
-)
-# /server_info is left out on purpose: it echoes the launch command, which can hold secrets.
-READ_ROUTES = frozenset(
-    {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
+from .errors import InvalidRequest
+from .routes import (
+    CHAT_ROUTE,
+    COMPLETIONS_ROUTE,
+    GENERATE_ROUTE,
+    check_route,
+    is_read_route,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class EngineRequest:
-    route: str
+    route: str  # canonical and allowed (routes.py); the engine client sends exactly this
     method: str  # "GET" or "POST"
     body: dict[str, Any] | None
     stream: bool
@@ -124,27 +117,6 @@ _BODY_MODELS: dict[str, type[BaseModel]] = {
     COMPLETIONS_ROUTE: CompletionBody,
     GENERATE_ROUTE: GenerateBody,
 }
-
-
-def normalise_route(route: Any) -> str:
-    """Canonical form of a route: leading slash, no query string, no trailing slash."""
-    if not isinstance(route, str) or not route.strip():
-        raise InvalidRequest("openai_route must be a non-empty string such as "
-                             f"'{CHAT_ROUTE}'", param="openai_route")
-    path = "/" + route.strip().split("?", 1)[0].strip("/")
-    return path.removeprefix("/openai") if path.startswith("/openai/v1/") else path
-
-
-def is_read_route(route: str) -> bool:
-    return route in READ_ROUTES or route.startswith(MODELS_ROUTE + "/")
-
-
-def check_route(route: str) -> None:
-    if route in INFERENCE_ROUTES or is_read_route(route):
-        return
-    allowed = ", ".join(sorted(INFERENCE_ROUTES | READ_ROUTES))
-    raise RouteNotAllowed(f"route '{route}' is not served by this worker; allowed: {allowed}",
-                          param="openai_route")
 
 
 def _param_path(loc: tuple[Any, ...]) -> str:

@@ -19,6 +19,8 @@ from sglang_worker.main import make_worker
 from sglang_worker.settings import PROJECT_ROOT, Settings
 
 MODELS = PROJECT_ROOT / ".cache" / "models"
+# A hub-style name with a slash, as deployed models have, so /v1/models/{id} is exercised.
+SERVED_MODEL_NAME = "tiny-org/qwen2-vl"
 
 
 def build_model(name: str, *extra: str) -> Path:
@@ -53,7 +55,9 @@ def settings(tiny_vl_model: Path, image_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Engine:
-    engine, info = launch_engine(settings)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SERVED_MODEL_NAME", SERVED_MODEL_NAME)
+        engine, info = launch_engine(settings)
     engine.test_info = info  # type: ignore[attr-defined]
     yield engine
     engine.stop()

@@ -25,6 +25,39 @@ SEEDS = [
 ROUTES = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/generate", "/health",
           "/shutdown", "/flush_cache", "/update_weights_from_disk", "/v1/embeddings", "",
           "/v1/chat/completions?x=1", "/openai/v1/chat/completions", "../../etc/passwd"]
+# Spellings of a route that a client or server could resolve to another path (issue 10). Each
+# must be refused as an invalid openai_route, never matched against the allowlist.
+HOSTILE_ROUTES = [
+    "/v1/models/../../flush_cache",
+    "/v1/models/%2e%2e/%2e%2e/flush_cache",
+    "/v1/models/%2E%2E/%2E%2E/release_memory_occupation",
+    "/v1/models/..%2f..%2fflush_cache",
+    "/v1/models/..%2F..%2Fflush_cache",
+    "//flush_cache",
+    "/v1/models/./../get_server_info",
+    "/v1\\..\\flush_cache",
+    "/v1/models/..%5c..%5cflush_cache",
+    "/V1/Models/../../Flush_Cache",
+    "/v1/models/.../flush_cache",
+    "/v1/models/../../flush_cache/.",
+    "/v1/models/%252e%252e/%252e%252e/flush_cache",
+    "/v1/models/%2e%2e%00/flush_cache",
+    "/v1/models/..\t/flush_cache",
+    "/v1/models/x/%2e./%2e./%2e./flush_cache",
+    "/v1/chat/completions/..",
+    "/../shutdown",
+    "/v1/models/%c0%ae%c0%ae/flush_cache",
+    "/v1/models/\uff0e\uff0e/flush_cache",
+]
+_ROUTE_PIECES = ["v1", "models", "chat", "completions", "openai", "generate", "flush_cache",
+                 "get_server_info", "FLUSH_CACHE", "Qwen", "..", ".", "...", "%2e%2e", "%2E",
+                 "..%2f", "%2F", "%5c", "%252e", "%00", "\\", "", " ", "x.", "?q=1", "#"]
+route_spellings = st.builds(
+    lambda lead, pieces, sep: lead + sep.join(pieces),
+    st.sampled_from(["/", "", "//", "\\"]),
+    st.lists(st.sampled_from(_ROUTE_PIECES) | st.text(max_size=6), min_size=1, max_size=7),
+    st.sampled_from(["/", "/", "\\", "%2f"]),
+)
 REFUSED_HOSTS = ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "[::1]", "10.0.0.1",
                  "169.254.169.254", "[::ffff:127.0.0.1]", "100.64.0.1", "0", "[fd00::1]"]
 
@@ -101,7 +134,8 @@ def chat_body(draw) -> dict:
 job_inputs = st.one_of(
     json_values,
     st.builds(lambda r, b: {"openai_route": r, "openai_input": b},
-              st.sampled_from(ROUTES) | st.text(max_size=20), chat_body() | json_values),
+              st.sampled_from(ROUTES + HOSTILE_ROUTES) | route_spellings | st.text(max_size=20),
+              chat_body() | json_values),
     chat_body(),
     st.builds(lambda p, extra: {"prompt": p, "max_tokens": 2, **extra},
               st.text(max_size=30) | json_values, st.dictionaries(st.text(max_size=6),

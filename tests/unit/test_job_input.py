@@ -44,8 +44,7 @@ def test_route_spellings_are_normalised(route):
 
 
 ADMIN_ROUTES = ["/shutdown", "/flush_cache", "/update_weights_from_disk", "/abort_request",
-                "/update_weights_from_tensor", "/start_profile", "/server_info", "/v1/files",
-                "/../shutdown"]
+                "/update_weights_from_tensor", "/start_profile", "/server_info", "/v1/files"]
 
 
 @pytest.mark.parametrize("route", ADMIN_ROUTES)

@@ -32,9 +32,9 @@ def finished(result=None, streamed=(), cancel=False):
 
 def test_job_input_is_what_runpod_builds():
     body = {"messages": [], "stream": True}
-    assert openai_job_input("chat/completions", "POST", body) == {
+    assert openai_job_input("/v1/chat/completions", "POST", body) == {
         "openai_route": "/v1/chat/completions", "openai_input": body}
-    assert openai_job_input("models", "GET", None) == {"openai_route": "/v1/models"}
+    assert openai_job_input("/v1/models", "GET", None) == {"openai_route": "/v1/models"}
 
 
 def test_sse_text_goes_out_unchanged_and_other_values_are_framed():

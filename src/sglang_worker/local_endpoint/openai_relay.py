@@ -2,9 +2,12 @@
 and the HTTP answer a client gets from the job's outputs and end state.
 
 Contract:
-- ``openai_job_input(path, method, body)``: ``{"openai_route": "/v1/<path>",
-  "openai_input": body}``, as RunPod's ``/openai/v1/...`` builds it. A GET (``/v1/models``)
-  carries no ``openai_input``.
+- ``openai_route_of(target)``: the ``openai_route`` of a request to ``[/v2/<id>]/openai/v1...``:
+  the request target from ``/v1`` on, exactly as the client sent it (still percent-encoded, dot
+  segments and all, query dropped), or None for any other target. The worker, not the
+  endpoint, canonicalises and checks it, as it must for whatever RunPod hands it.
+- ``openai_job_input(route, method, body)``: ``{"openai_route": route, "openai_input": body}``,
+  as RunPod's ``/openai/v1/...`` builds it. A GET (``/v1/models``) carries no ``openai_input``.
 - ``sse_bytes(output)``: one worker yield as bytes on the wire. On this route the worker yields
   raw SSE text and it goes out unchanged; any other value is framed as one ``data:`` event.
 - ``stream_epilogue(job)``: what closes an SSE response once its job ended. Nothing after a
@@ -26,6 +29,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .jobs import Job, JobStatus
@@ -36,8 +40,16 @@ _TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_e
           413: "invalid_request_error"}
 
 
-def openai_job_input(path: str, method: str, body: dict[str, Any] | None) -> dict[str, Any]:
-    job_input: dict[str, Any] = {"openai_route": "/v1/" + path.strip("/")}
+_OPENAI_TARGET = re.compile(r"(?:/v2/[^/]+)?/openai(/v1(?:[/\\].*)?)")
+
+
+def openai_route_of(target: str) -> str | None:
+    match = _OPENAI_TARGET.fullmatch(target.split("?", 1)[0])
+    return match.group(1) if match else None
+
+
+def openai_job_input(route: str, method: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    job_input: dict[str, Any] = {"openai_route": route}
     if method != "GET":
         job_input["openai_input"] = body
     return job_input

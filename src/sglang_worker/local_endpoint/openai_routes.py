@@ -3,9 +3,10 @@ under ``/v2/<any endpoint id>/``), answered like an OpenAI server.
 
 Contract:
 - ``POST /openai/v1/chat/completions``, ``POST /openai/v1/completions``, ``GET
-  /openai/v1/models`` (and any other path under ``/openai/v1/``: the worker's route allowlist
+  /openai/v1/models`` (and any other path under ``/openai/v1``: the worker's route allowlist
   decides) become the job RunPod builds, ``{"openai_route": "/v1/...", "openai_input": body}``
-  (``openai_relay.openai_job_input``), run by the worker like any job.
+  (``openai_relay.openai_job_input``), run by the worker like any job. The route is the raw
+  request target, not aiohttp's decoded path, so the worker sees what the client sent.
 - ``"stream": true``: an SSE response whose bytes are the worker's yields, each written to the
   client the moment the worker's job-stream POST arrives. The response starts with the first
   yield, so a job that fails before it still gets a proper HTTP error.
@@ -32,6 +33,7 @@ from .openai_relay import (
     openai_answer,
     openai_error_body,
     openai_job_input,
+    openai_route_of,
     sse_bytes,
     stream_epilogue,
 )
@@ -52,7 +54,8 @@ class OpenAIRoutes:
     def add_routes(self, app: web.Application) -> None:
         for prefix in PREFIXES:
             for method in ("GET", "POST"):
-                app.router.add_route(method, prefix + "/openai/v1/{path:.+}", self.handle)
+                app.router.add_route(method, prefix + r"/openai/{path:v1(?:[/\\].*)?}",
+                                     self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] | None = None
@@ -64,7 +67,10 @@ class OpenAIRoutes:
                 return _json(413, openai_error_body(413, exc.message))
             except ValueError as exc:
                 return _json(400, openai_error_body(400, str(exc)))
-        job_input = openai_job_input(request.match_info["path"], request.method, body)
+        route = openai_route_of(request.raw_path)
+        if route is None:  # routed here on the decoded path, but the raw target differs
+            return _json(404, openai_error_body(404, f"no route {request.path}"))
+        job_input = openai_job_input(route, request.method, body)
         job = self.board.submit(job_input, sync=True)
         if body is not None and body.get("stream") is True:
             return await cancel_if_unfinished(self.board, job, self._relay(request, job))

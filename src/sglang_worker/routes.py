@@ -1,0 +1,108 @@
+"""Which SGLang routes a caller may reach, and the one canonical spelling of each.
+
+A route string comes from the caller (``openai_route`` of a job, the path of an HTTP request)
+and is hostile until checked. It is canonicalised once, then checked against the allowlist, and
+what was checked is exactly what the engine client sends:
+
+- ``canonical_route(raw)``: percent-escapes are decoded once, then the route is refused (a 400
+  naming ``openai_route``) if it holds a control character, a backslash, an encoded ``/`` or
+  ``\\``, a ``%`` left after decoding (double encoding), a non-ASCII or blank character, an empty
+  segment (``//``), or a segment made only of dots (``.``, ``..``, ``...``). A query string is
+  dropped, one trailing ``/`` is allowed and dropped, a leading ``/`` is optional, and RunPod's
+  ``/openai/v1/...`` prefix becomes ``/v1/...``. The result is a tuple of plain segments joined
+  with ``/``; no HTTP client or server can resolve it to another path.
+- ``check_route(route)``: the allowlist, matched on the canonical form. Inference routes
+  (``INFERENCE_ROUTES``) and read-only routes (``READ_ROUTES``, and ``/v1/models/{id}`` where
+  the id may contain ``/``, e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``). Anything else, SGLang's
+  admin routes (``/flush_cache``, ``/release_memory_occupation``, ``/update_weights*`` ...)
+  among them, is a 404. ``/server_info`` and ``/get_server_info`` are left out on purpose: they
+  echo the launch command, which can hold secrets.
+- ``engine_path(route)``: the path to put on the wire for a canonical route: every segment
+  percent-encoded except RFC 3986's unreserved characters, so that the engine decodes exactly
+  the checked segments and nothing in between re-reads them as dot segments or separators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, unquote
+
+from .errors import InvalidRequest, RouteNotAllowed
+
+CHAT_ROUTE = "/v1/chat/completions"
+COMPLETIONS_ROUTE = "/v1/completions"
+GENERATE_ROUTE = "/generate"
+MODELS_ROUTE = "/v1/models"
+
+INFERENCE_ROUTES = frozenset(
+    {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, "/v1/embeddings", "/v1/tokenize",
+     "/v1/detokenize"}
+)
+READ_ROUTES = frozenset(
+    {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
+)
+
+_PARAM = "openai_route"
+# Percent-escapes that would smuggle a separator past the segment checks once decoded.
+_ENCODED_SEPARATORS = ("%2f", "%5c")
+_REFUSED_CHARACTERS = {"\\": "a backslash", "%": "a '%' left after decoding (double encoding)",
+                       "#": "a '#'"}
+
+
+def _refuse(raw: str, why: str) -> InvalidRequest:
+    shown = raw if len(raw) <= 200 else raw[:200] + "..."
+    return InvalidRequest(f"openai_route {shown!r} is not a valid route: it contains {why}; "
+                          f"give a plain path such as '{CHAT_ROUTE}'", param=_PARAM)
+
+
+def _check_characters(raw: str, text: str) -> None:
+    for char in text:
+        if char in _REFUSED_CHARACTERS:
+            raise _refuse(raw, _REFUSED_CHARACTERS[char])
+        if char < " " or char == "\x7f":
+            raise _refuse(raw, "a control character")
+        if char == " ":
+            raise _refuse(raw, "a space")
+        if char > "\x7f":
+            raise _refuse(raw, "a non-ASCII character")
+
+
+def canonical_route(raw: Any) -> str:
+    """The canonical form of a caller's route, or an ``InvalidRequest`` naming ``openai_route``."""
+    if not isinstance(raw, str) or not raw.strip(" "):
+        raise InvalidRequest(f"openai_route must be a non-empty string such as '{CHAT_ROUTE}'",
+                             param=_PARAM)
+    path = raw.strip(" ").split("?", 1)[0]
+    _check_characters(raw, path.replace("%", ""))
+    if any(escape in path.lower() for escape in _ENCODED_SEPARATORS):
+        raise _refuse(raw, "an encoded '/' or '\\'")
+    try:
+        decoded = unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        raise _refuse(raw, "a percent-escape that is not UTF-8") from None
+    _check_characters(raw, decoded)
+    segments = decoded.removeprefix("/").removesuffix("/").split("/")
+    if any(not segment for segment in segments):
+        raise _refuse(raw, "an empty segment ('//')")
+    if any(not segment.strip(".") for segment in segments):
+        raise _refuse(raw, "a '.' or '..' segment")
+    if segments[:2] == ["openai", "v1"]:
+        segments = segments[1:]
+    return "/" + "/".join(segments)
+
+
+def is_read_route(route: str) -> bool:
+    return route in READ_ROUTES or route.startswith(MODELS_ROUTE + "/")
+
+
+def check_route(route: str) -> None:
+    if route in INFERENCE_ROUTES or is_read_route(route):
+        return
+    allowed = ", ".join(sorted(INFERENCE_ROUTES | READ_ROUTES))
+    raise RouteNotAllowed(f"route '{route}' is not served by this worker; allowed: {allowed}",
+                          param=_PARAM)
+
+
+def engine_path(route: str) -> str:
+    """The wire path of a canonical route: each segment percent-encoded but for unreserved."""
+    return "/" + "/".join(quote(segment, safe="") for segment in route[1:].split("/"))
