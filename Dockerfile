@@ -22,6 +22,7 @@ FROM lmsysorg/sglang:v${SGLANG_VERSION}-cu130
 # volume hides whatever is below its mount point.
 ARG BASE_PATH=/runpod-volume
 ENV BASE_PATH=${BASE_PATH} \
+    PYTHONPATH=/worker/src \
     PYTHONUNBUFFERED=1
 
 WORKDIR /worker

@@ -11,8 +11,8 @@ setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
 
 models: setup
-	@$(PY) builder/build_tiny_model.py --out $(TINY_VL) >/dev/null
-	@$(PY) builder/build_tiny_model.py --out $(TINY_TEXT) --text-only >/dev/null
+	@$(PY) -m sglang_worker.engine.tiny_model --out $(TINY_VL) >/dev/null
+	@$(PY) -m sglang_worker.engine.tiny_model --out $(TINY_TEXT) --text-only >/dev/null
 
 demo: models
 	$(PY) handler.py --test_input $(DEMO_INPUT)
@@ -21,7 +21,7 @@ demo: models
 # and its OpenAI route (base_url http://127.0.0.1:$(PORT)/openai/v1). Ctrl-C stops it.
 PORT ?= 8000
 serve: models
-	PYTHONPATH=src $(PY) -m sglang_worker.local_endpoint --port $(PORT)
+	$(PY) -m runpod_local --port $(PORT)
 
 docs: setup
 	$(PY) scripts/update_readme_table.py
@@ -49,7 +49,7 @@ bench: models
 
 # Load and soak: 1,000 jobs at concurrency 64 through the local endpoint (SECURITY.md).
 soak: models
-	PYTHONPATH=src:. $(PY) bench/soak.py
+	$(PY) bench/soak.py
 
 test: models lint
 	$(PY) -m pytest -q

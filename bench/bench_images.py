@@ -22,8 +22,8 @@ import numpy as np
 from harness import interleave, ms, p50, p95, save, table, verdict
 from PIL import Image, ImageDraw, ImageFilter
 
-from sglang_worker.image_normalise import ImageLimits, normalise_image
 from sglang_worker.images import ImagePipeline
+from sglang_worker.images.normalise import ImageLimits, normalise_image
 from sglang_worker.routes import CHAT_ROUTE
 from sglang_worker.settings import Settings
 

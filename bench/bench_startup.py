@@ -17,8 +17,8 @@ import urllib.request
 
 from harness import ROOT, p50, save, table, verdict
 
-from sglang_worker.engine import engine_port
-from sglang_worker.model_source import build_tiny_model
+from sglang_worker.engine.model_source import build_tiny_model
+from sglang_worker.engine.server import engine_port
 from sglang_worker.settings import Settings
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -67,7 +67,7 @@ def worker(model: str) -> float:
     try:
         assert process.stderr is not None
         for line in process.stderr:
-            if "sglang_worker.engine: SGLang ready" in line:
+            if "sglang_worker.engine.server: SGLang ready" in line:
                 return time.perf_counter() - start
         raise AssertionError("the worker exited before it was ready")
     finally:

@@ -25,7 +25,7 @@ import aiohttp
 from bench_images import photo
 from harness import interleave, ms, p50, p95, save, table, verdict
 
-from sglang_worker.engine import launch_engine
+from sglang_worker.engine.server import launch_engine
 from sglang_worker.main import make_worker
 from sglang_worker.settings import Settings
 
@@ -167,7 +167,7 @@ async def row8(s: Sides, unbatched) -> dict:
                                       lambda: s.worker_stream(body, unbatched), 30, warmup=2)
     rows, summary = [], {}
     for name, runs in (("window 0 ms", plain),
-                       (f"window {s.worker.client._settings.stream_batch_window_ms:g} ms",
+                       (f"window {s.worker.pipeline.client._settings.stream_batch_window_ms:g} ms",
                         batched)):
         ttft = [r[0] for r in runs]
         yields = [r[1] for r in runs]

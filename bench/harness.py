@@ -11,16 +11,48 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+
+
+class ImageServer:
+    """Static images on a loopback port, added while it runs (``serve`` returns the URL)."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, bytes] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def _get(self, request: web.Request) -> web.Response:
+        body = self._bodies.get(request.path)
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, content_type="image/jpeg")
+
+    def serve(self, path: str, body: bytes) -> str:
+        self._bodies[path] = body
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def __aenter__(self) -> ImageServer:
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self._get)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
 
 
 def p50(samples: list[float]) -> float:

@@ -30,11 +30,10 @@ import urllib.request
 import aiohttp
 import openai
 import psutil
-from harness import ROOT, save, table, verdict
+from harness import ROOT, ImageServer, save, table, verdict
 from PIL import Image
 
-from tests.support.image_server import ImageServer
-from tests.support.ports import free_port
+from sglang_worker.engine import engine_port
 
 JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 CONCURRENCY = 64
@@ -49,9 +48,9 @@ def picture(n: int, fmt: str = "JPEG") -> bytes:
 
 
 def start_endpoint() -> tuple[subprocess.Popen, str, psutil.Process]:
-    port, engine_port = free_port(), free_port()
-    env = {**os.environ, "ENGINE_PORT": str(engine_port), "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen([sys.executable, "-m", "sglang_worker.local_endpoint", "--port",
+    port, engine = engine_port(0), engine_port(0)
+    env = {**os.environ, "ENGINE_PORT": str(engine)}
+    process = subprocess.Popen([sys.executable, "-m", "runpod_local", "--port",
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,5 @@
 """Bake a model into the image at build time: fetch its files, then write the manifest the worker
-reads at start (``sglang_worker.model_source``).
+reads at start (``sglang_worker.engine.model_source``).
 
     python3 builder/download_model.py     # from MODEL_NAME, MODEL_REVISION, TOKENIZER_NAME,
                                           # QUANTIZATION and BASE_PATH (the Dockerfile's ARGs)

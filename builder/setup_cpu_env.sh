@@ -7,7 +7,8 @@
 #   1. CPU torch first (the local pip configuration resolves torch==2.13.0 to a CPU wheel);
 #   2. sglang, triton and torchvision with --no-deps, so no resolver ever sees sglang's torch pin;
 #   3. the runtime, worker and dev dependencies, resolved under builder/constraints-cpu.txt;
-#   4. the CPU shims (builder/cpu_shims) copied into site-packages.
+#   4. the CPU shims (builder/cpu_shims) copied into site-packages;
+#   5. the project itself, editable (sglang_worker and runpod_local importable from anywhere).
 # pip then reports that sglang wants another torch and many GPU packages: that is expected.
 #
 # Idempotent: a stamp in the venv holds a hash of every input file; when it matches, the script
@@ -29,6 +30,7 @@ torch_pin="torch==2.13.0"
 sglang_version=$(tr -d '[:space:]' <"$builder/SGLANG_VERSION")
 no_deps_pins=("sglang==$sglang_version" triton==3.9.0 torchvision==0.28.0)
 inputs=(
+    pyproject.toml
     "$builder/SGLANG_VERSION"
     "$builder/setup_cpu_env.sh"
     "$builder/requirements-engine-cpu.txt"
@@ -48,6 +50,7 @@ if [[ -x $venv/bin/python && -f $stamp && $(<"$stamp") == "$want" ]]; then
 fi
 
 log="$venv/setup-pip.log"
+venv_abs=$(cd "$(dirname "$venv")" && pwd)/$(basename "$venv")
 pip_install() {
     if ! "$venv/bin/python" -m pip install -q "$@" >>"$log" 2>&1; then
         echo "cpu env: pip failed, last lines of $log:" >&2
@@ -83,7 +86,11 @@ rm -rf "$site/sgl_kernel"
 cp -r "$builder/cpu_shims/sgl_kernel" "$site/sgl_kernel"
 cp "$builder/cpu_shims/torchvision_cpu_hook.py" "$builder/cpu_shims/torchvision_cpu_hook.pth" "$site/"
 
-echo "cpu env: checking that sglang, torchvision and the shims import"
+echo "cpu env: installing the project (editable)"
+pip_install --no-deps --no-build-isolation -e .
+
+echo "cpu env: checking that sglang, torchvision, the shims and the project import"
+(cd / && "$venv_abs/bin/python" -c "import sglang_worker, runpod_local")
 SGLANG_USE_CPU_ENGINE=1 "$venv/bin/python" -c '
 import sgl_kernel, torch, torchvision, sglang
 assert torch.version.cuda is None

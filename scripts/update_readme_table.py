@@ -1,13 +1,11 @@
 """Regenerate the README's configuration table from the settings model (``make docs``)."""
 
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from sglang_worker.settings import markdown_table
 
-from sglang_worker.settings import markdown_table  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 

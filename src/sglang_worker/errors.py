@@ -1,18 +1,49 @@
 """The worker's error types and their one wire format.
 
+The tree (HTTP status, OpenAI error type; start-up errors also carry the process exit code)::
+
+    WorkerError                 500 server_error
+    ├── InvalidRequest          400 invalid_request_error: the caller's mistake
+    │   ├── RouteNotAllowed     404 not_found_error: an admin or unknown route
+    │   ├── ImageError          400: an image part could not be used; param names the part
+    │   ├── VisionNotSupported  400: images sent to a text-only model
+    │   └── EngineRequestError  SGLang's own 4xx, status and message passed through
+    ├── EngineUnavailable       503: the engine died, is unreachable or failed (5xx)
+    ├── EngineTimeout           504: the engine went silent
+    └── StartupError            the worker cannot start serving; exit code 1
+        ├── EngineConfigError   exit 2: a setting is wrong; a restart will not help
+        └── EngineStartError    exit 1: the engine failed to start or become healthy
+
 Contract:
 - Every failure a user can see is a ``WorkerError``. Its ``to_body()`` is OpenAI's error body,
   ``{"error": {"message", "type", "param", "code"}}``, where ``code`` is the HTTP status the
   failure maps to (SGLang uses the same convention, so engine errors pass through unchanged).
+  ``openai_error_body`` is the one builder of that body, for the worker's errors and for the
+  HTTP faces' own (a 413 body limit, a cancelled job).
 - ``to_job_error()`` is that body JSON-encoded: the string handed to the RunPod SDK as the job's
   error. It is a string because the SDK turns any other value into Python repr text.
+- ``sse_error_event(error)`` is the same body as one in-band SSE event, for a stream that has
+  already started: ``data: {"error": {...}}`` and no ``[DONE]``, so no client mistakes the
+  cut stream for a finished one.
 - A user's mistake (``InvalidRequest`` and its subclasses) never carries a traceback.
+- ``StartupError.exit_code`` is what ``main`` exits with when start-up fails.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+# The OpenAI error type for a status, where the error has none of its own.
+_TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_error",
+          413: "invalid_request_error"}
+
+
+def openai_error_body(status: int, message: str, *, param: str | None = None,
+                      error_type: str | None = None) -> dict[str, Any]:
+    kind = error_type or _TYPES.get(status, "server_error" if status >= 500 else
+                                    "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
 
 
 class WorkerError(Exception):
@@ -29,14 +60,8 @@ class WorkerError(Exception):
             self.status = status
 
     def to_body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.error_type,
-                "param": self.param,
-                "code": self.status,
-            }
-        }
+        return openai_error_body(self.status, self.message, param=self.param,
+                                 error_type=self.error_type)
 
     def to_job_error(self) -> str:
         return json.dumps(self.to_body(), ensure_ascii=False)
@@ -78,6 +103,26 @@ class EngineUnavailable(WorkerError):
 
 class EngineTimeout(WorkerError):
     status = 504
+
+
+class StartupError(WorkerError):
+    """The worker cannot start serving; ``main`` exits with ``exit_code``."""
+
+    exit_code = 1
+
+
+class EngineConfigError(StartupError):
+    """The engine cannot be configured from the environment (reported at start-up)."""
+
+    exit_code = 2
+
+
+class EngineStartError(StartupError):
+    """The engine could not be started; the message holds the reason and its last output."""
+
+
+def sse_error_event(error: WorkerError) -> str:
+    return f"data: {json.dumps(error.to_body(), ensure_ascii=False)}\n\n"
 
 
 def engine_error_from_body(status: int, body: bytes) -> WorkerError:

@@ -13,7 +13,8 @@ Contract:
 - SIGTERM/SIGINT: the SDK stops pulling jobs and lets in-flight jobs finish; then the engine
   gets SIGTERM (SIGKILL after ``ENGINE_SHUTDOWN_TIMEOUT_S``). The engine never outlives the
   worker (it is also tied to it with ``PR_SET_PDEATHSIG``).
-- Exit codes: 0 done, 1 job or engine failure, 2 bad usage or configuration.
+- Exit codes: 0 done, 1 job or engine failure, 2 bad usage or configuration (a start-up
+  failure exits with its ``StartupError.exit_code``).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ import threading
 import time
 from typing import Any
 
-from .engine import Engine, EngineInfo, EngineStartError, launch_engine
-from .engine_client import EngineClient
-from .errors import WorkerError
-from .handler import Worker
-from .images import ImagePipeline
-from .local_run import load_test_input, run_job
-from .settings import Settings, get_settings
+from sglang_worker.engine import Engine, EngineClient, EngineInfo, launch_engine
+from sglang_worker.errors import StartupError, WorkerError
+from sglang_worker.images import ImagePipeline
+from sglang_worker.jobs import Worker
+from sglang_worker.jobs.local_run import load_test_input, run_job
+from sglang_worker.pipeline import Pipeline
+from sglang_worker.settings import Settings, get_settings
 
 log = logging.getLogger("sglang_worker")
 ENGINE_DEATH_GRACE_S = 10.0
@@ -58,8 +59,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def make_worker(settings: Settings, info: EngineInfo, engine: Engine) -> Worker:
-    return Worker(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
-                  lambda: engine.alive)
+    return Worker(Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
+                           lambda: engine.alive))
 
 
 async def _run_local(worker: Worker, job: dict[str, Any]) -> dict[str, Any]:
@@ -116,9 +117,9 @@ def main(argv: list[str]) -> int:
 
     try:
         engine, info = launch_engine(settings)
-    except WorkerError as error:
+    except StartupError as error:
         log.error("cannot start the engine: %s", error.message)
-        return 2 if not isinstance(error, EngineStartError) else 1
+        return error.exit_code
     try:
         worker = make_worker(settings, info, engine)
         if job is None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .errors import InvalidRequest, RouteNotAllowed
+from sglang_worker.errors import InvalidRequest, RouteNotAllowed
 
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.engine import Engine, EngineInfo, launch_engine
-from sglang_worker.handler import Worker
+from sglang_worker.engine.server import Engine, EngineInfo, launch_engine
+from sglang_worker.jobs.handler import Worker
 from sglang_worker.main import make_worker
 from sglang_worker.settings import PROJECT_ROOT, Settings
 
@@ -25,7 +25,7 @@ SERVED_MODEL_NAME = "tiny-org/qwen2-vl"
 
 def build_model(name: str, *extra: str) -> Path:
     out = MODELS / name
-    subprocess.run([sys.executable, str(PROJECT_ROOT / "builder" / "build_tiny_model.py"),
+    subprocess.run([sys.executable, "-m", "sglang_worker.engine.tiny_model",
                     "--out", str(out), *extra], check=True, capture_output=True)
     return out
 

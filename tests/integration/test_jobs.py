@@ -204,7 +204,7 @@ async def test_prompts_that_would_crash_sglang_are_refused_and_it_survives(
     worker, engine, job_input, words
 ):
     """Found by fuzzing: SGLang's scheduler crashes on these, taking the engine with it."""
-    assert worker.info.vocab_size == 512  # read from the tiny model's config.json
+    assert worker.pipeline.info.vocab_size == 512  # read from the tiny model's config.json
     outputs = await run_job(worker, job_input)
     assert words in json.loads(outputs[0]["error"])["error"]["message"]
     assert engine.alive

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sglang_worker import base64_slices
+from sglang_worker.images import base64_slices
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, base64_slices.SLICE, 3 * base64_slices.SLICE + 7,

@@ -15,7 +15,7 @@ BOUND_MB = 64
 PROBE = """
 import json, resource
 from sglang_worker.errors import ImageError
-from sglang_worker.image_normalise import ImageLimits, normalise_image
+from sglang_worker.images.normalise import ImageLimits, normalise_image
 from tests.support import image_corpus as corpus
 
 bombs = [corpus.png_bomb(), corpus.gif_bomb(), corpus.bmp_bomb(), corpus.jpeg_bomb(),
@@ -36,7 +36,7 @@ print(json.dumps({"bombs": len(bombs), "refused": refused, "growth_kb": after - 
 def test_every_bomb_is_refused_with_bounded_peak_memory():
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=120,
-                          env={"PYTHONPATH": f"{PROJECT_ROOT / 'src'}:{PROJECT_ROOT}"})
+                          env={})
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["refused"] == result["bombs"] == 6

@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from builder import base_constraints, download_model
 from sglang_worker.settings import PROJECT_ROOT, Settings
 from tests.support.dockerfile import DOCKER, DOCKERFILE, exec_form
 
 BUILDER = PROJECT_ROOT / "builder"
-sys.path.insert(0, str(BUILDER))
-import base_constraints  # noqa: E402
-import download_model  # noqa: E402
 
 # The base image's packages that the worker's requirements must never move.
 ENGINE_PACKAGES = {"sglang", "torch", "torchvision", "triton", "transformers", "tokenizers",
@@ -98,13 +96,13 @@ def test_every_copy_source_exists_and_is_in_the_build_context():
     for source in sources:
         assert (PROJECT_ROOT / source).exists(), f"COPY {source}: no such file"
         assert not dockerignore_excludes(source), f"COPY {source}: excluded by .dockerignore"
-    for package_file in (PROJECT_ROOT / "src" / "sglang_worker").glob("*.py"):
+    for package_file in (PROJECT_ROOT / "src" / "sglang_worker").rglob("*.py"):
         assert not dockerignore_excludes(str(package_file.relative_to(PROJECT_ROOT)))
 
 
 @pytest.mark.parametrize("path", [".venv/bin/python", ".cache/models/tiny-qwen2-vl/config.json",
                                   ".git/config", "tests/unit/test_dockerfile.py", ".env",
-                                  "builder/build_tiny_model.py", "builder/cpu_shims/sgl_kernel",
+                                  "src/runpod_local/__main__.py", "builder/cpu_shims/sgl_kernel",
                                   "src/sglang_worker/__pycache__/x.pyc", ".runpod/hub.json"])
 def test_the_build_context_leaves_out_what_the_image_does_not_need(path):
     assert dockerignore_excludes(path)

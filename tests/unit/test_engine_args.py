@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.engine_args import (
-    EngineConfigError,
+from sglang_worker.engine.flags import (
     EngineLaunch,
     argv_from_env,
     build_argv,
     explain_rejection,
     flag_table,
 )
+from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
 
 GPU = EngineLaunch(model_path="m", port=30000, cpu=False, max_total_tokens=8192)

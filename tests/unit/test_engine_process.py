@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from sglang_worker.engine import Engine, EngineStartError, engine_port
-from sglang_worker.engine_args import EngineConfigError
+from sglang_worker.engine.server import Engine, engine_port
+from sglang_worker.errors import EngineConfigError, EngineStartError
 from sglang_worker.settings import Settings
 
 

@@ -9,8 +9,10 @@ from sglang_worker.errors import (
     EngineUnavailable,
     ImageError,
     engine_error_from_body,
+    sse_error_event,
 )
-from sglang_worker.output import chunk_objects, job_error, sse_error_event, sse_text
+from sglang_worker.jobs.output import job_error
+from sglang_worker.pipeline.stream import chunk_objects, sse_text
 
 
 def test_job_error_is_a_json_string_of_the_openai_error_body():
@@ -60,7 +62,7 @@ def test_sse_outputs():
 def test_engine_bodies_are_encoded_once_and_any_json_goes_through():
     import json as std_json
 
-    from sglang_worker.engine_client import encode_json
+    from sglang_worker.engine.client import encode_json
 
     body = {"messages": [{"role": "user", "content": "café ☕"}], "seed": 10**30, "x": 1.5}
     assert std_json.loads(encode_json(body)) == body  # a 100-bit int falls back, still exact

@@ -14,7 +14,7 @@ from hypothesis import given
 
 from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
-from sglang_worker.job_input import parse_job_input
+from sglang_worker.jobs.input import parse_job_input
 from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 from sglang_worker.settings import Settings
 from tests.support.fuzz_strategies import chat_body, image_text, job_inputs

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.engine_args import EngineLaunch, build_argv, flag_table
+from sglang_worker.engine.flags import EngineLaunch, build_argv, flag_table
 from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table
 
 HUB = json.loads((PROJECT_ROOT / ".runpod" / "hub.json").read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from sglang_worker.address_policy import AddressPolicy, parse_ip_host
+from sglang_worker.images.address_policy import AddressPolicy, parse_ip_host
 
 REFUSE = AddressPolicy()
 

@@ -11,10 +11,10 @@ from ipaddress import IPv4Address, IPv6Address
 import pytest
 from aiohttp import web
 
-from sglang_worker.address_policy import AddressPolicy
 from sglang_worker.errors import ImageError
-from sglang_worker.image_budget import ImageBudget
-from sglang_worker.image_fetch import ImageFetcher
+from sglang_worker.images.address_policy import AddressPolicy
+from sglang_worker.images.budget import ImageBudget
+from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.settings import Settings
 from tests.support import image_corpus as corpus
 from tests.support.image_server import ConnectionCounter, ImageServer, guard_connections, stub_dns

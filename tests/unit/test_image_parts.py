@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from sglang_worker.errors import ImageError
-from sglang_worker.image_parts import count_image_parts, find_image_parts, replace_image_parts
+from sglang_worker.images.parts import count_image_parts, find_image_parts, replace_image_parts
 
 CHAT = "/v1/chat/completions"
 GENERATE = "/generate"

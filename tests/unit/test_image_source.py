@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sglang_worker.errors import ImageError
-from sglang_worker.image_budget import ImageBudget
-from sglang_worker.image_source import (
+from sglang_worker.images.budget import ImageBudget
+from sglang_worker.images.source import (
     InlineSource,
     LocalSource,
     RemoteSource,

@@ -3,7 +3,7 @@
 import pytest
 
 from sglang_worker.errors import InvalidRequest, RouteNotAllowed
-from sglang_worker.job_input import parse_job_input
+from sglang_worker.jobs.input import parse_job_input
 
 MODEL = "served-model"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}

@@ -10,7 +10,7 @@ from contextlib import aclosing
 
 import pytest
 
-from sglang_worker.job_task import closed_when_task_ends
+from sglang_worker.jobs.task import closed_when_task_ends
 
 
 async def until_task_ends(outputs):

@@ -3,9 +3,9 @@
 import asyncio
 import json
 
-from sglang_worker.local_endpoint.board import JobBoard
-from sglang_worker.local_endpoint.jobs import JobStatus
-from sglang_worker.local_endpoint.openai_relay import openai_answer
+from runpod_local.board import JobBoard
+from runpod_local.jobs import JobStatus
+from runpod_local.openai_relay import openai_answer
 
 
 class Clock:

@@ -13,10 +13,10 @@ import openai
 import pytest
 from aiohttp import web
 
+from runpod_local.__main__ import public_app
+from runpod_local.board import JobBoard
+from runpod_local.job_api import WorkerJobAPI
 from sglang_worker.errors import ImageError
-from sglang_worker.local_endpoint.__main__ import public_app
-from sglang_worker.local_endpoint.board import JobBoard
-from sglang_worker.local_endpoint.job_api import WorkerJobAPI
 from sglang_worker.settings import Settings
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}

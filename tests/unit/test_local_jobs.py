@@ -2,7 +2,7 @@
 
 import pytest
 
-from sglang_worker.local_endpoint.jobs import (
+from runpod_local.jobs import (
     JobStatus,
     JobStore,
     health_view,

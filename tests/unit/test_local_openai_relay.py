@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from sglang_worker.errors import ImageError, RouteNotAllowed, WorkerError
-from sglang_worker.local_endpoint.jobs import JobStore
-from sglang_worker.local_endpoint.openai_relay import (
+from runpod_local.jobs import JobStore
+from runpod_local.openai_relay import (
     error_from_job_error,
     openai_answer,
     openai_error_body,
@@ -14,7 +13,7 @@ from sglang_worker.local_endpoint.openai_relay import (
     sse_bytes,
     stream_epilogue,
 )
-from sglang_worker.output import sse_error_event
+from sglang_worker.errors import ImageError, RouteNotAllowed, WorkerError, sse_error_event
 
 
 def finished(result=None, streamed=(), cancel=False):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sglang_worker.local_endpoint.request_body import (
+from runpod_local.request_body import (
     OPENAI_LIMIT,
     RUN_LIMIT,
     RUNSYNC_LIMIT,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sglang_worker.errors import InvalidRequest
-from sglang_worker.local_run import load_test_input
+from sglang_worker.jobs.local_run import load_test_input
 
 JOB = {"input": {"prompt": "hi"}}
 

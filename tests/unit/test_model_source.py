@@ -9,9 +9,7 @@ import stat
 
 import pytest
 
-from sglang_worker.engine import engine_environment
-from sglang_worker.engine_args import EngineConfigError
-from sglang_worker.model_source import (
+from sglang_worker.engine.model_source import (
     MANIFEST_FORMAT,
     BakedModel,
     StorageFacts,
@@ -21,6 +19,8 @@ from sglang_worker.model_source import (
     read_manifest,
     resolve_model_source,
 )
+from sglang_worker.engine.server import engine_environment
+from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
 
 HUB_ID = "Qwen/Qwen2.5-VL-7B-Instruct"
@@ -193,7 +193,7 @@ def test_the_engine_environment_carries_the_decision(tmp_path, monkeypatch, capl
     monkeypatch.delenv("HF_HOME", raising=False)
     write_manifest(tmp_path / "manifest.json")
     settings = make_settings(tmp_path)
-    with caplog.at_level(logging.INFO, logger="sglang_worker.model_source"):
+    with caplog.at_level(logging.INFO, logger="sglang_worker.engine.model_source"):
         source = resolve_model_source(settings, gpu=True)
     env = engine_environment(cpu=True, model=source)
     assert env["HF_HUB_OFFLINE"] == env["TRANSFORMERS_OFFLINE"] == "1"
@@ -234,7 +234,7 @@ def test_no_driver_means_no_gpu(tmp_path, monkeypatch):
 
 
 def test_vocab_size_is_read_from_the_model_config(tmp_path):
-    from sglang_worker.model_source import vocab_size
+    from sglang_worker.engine.model_source import vocab_size
 
     (tmp_path / "config.json").write_text('{"vocab_size": 151936}')
     assert vocab_size(str(tmp_path), {}) == 151936
@@ -247,7 +247,7 @@ def test_vocab_size_is_read_from_the_model_config(tmp_path):
 @pytest.mark.parametrize("variable, hub", [("HF_HOME", "hub"), ("HF_HUB_CACHE", "")])
 def test_vocab_size_is_found_in_the_cache_the_engine_uses(tmp_path, variable, hub):
     """On a network volume only the engine's environment names the cache (HF_HOME)."""
-    from sglang_worker.model_source import vocab_size
+    from sglang_worker.engine.model_source import vocab_size
 
     snapshot = tmp_path / hub / "models--org--vl" / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)

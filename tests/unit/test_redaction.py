@@ -1,6 +1,6 @@
 """Secrets never reach a log line."""
 
-from sglang_worker.redaction import Redactor, redact_argv
+from sglang_worker.engine.redaction import Redactor, redact_argv
 
 
 def test_secret_values_are_masked_in_output_lines():

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from yarl import URL
 
-from sglang_worker.engine_client import EngineClient
+from sglang_worker.engine.client import EngineClient
 from sglang_worker.errors import InvalidRequest, RouteNotAllowed
-from sglang_worker.request import EngineRequest
+from sglang_worker.pipeline.request import EngineRequest
 from sglang_worker.routes import (
     INFERENCE_ROUTES,
     READ_ROUTES,

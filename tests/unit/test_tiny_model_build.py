@@ -5,11 +5,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("tokenizers")
-pytest.importorskip("safetensors")
-
-from builder.build_tiny_model import STAMP_NAME, build_tiny_model
+from sglang_worker.engine.tiny_model import STAMP_NAME, build_tiny_model
 
 
 def file_bytes(directory: Path) -> dict[str, bytes]:

@@ -76,12 +76,10 @@ def local_endpoint(tiny_vl_model: Path, tmp_path_factory) -> LocalEndpoint:
     port, engine_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("local-endpoint") / "endpoint.log"
     env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "SKIP_SERVER_WARMUP": "true",
-           "ENGINE_PORT": str(engine_port),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "src"),
-                                                       os.environ.get("PYTHONPATH")]))}
+           "ENGINE_PORT": str(engine_port)}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sglang_worker.local_endpoint", "--port", str(port)],
+            [sys.executable, "-m", "runpod_local", "--port", str(port)],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     endpoint = LocalEndpoint(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{engine_port}",
                              log_path, process)

@@ -21,10 +21,9 @@ pytestmark = pytest.mark.integration
 
 async def test_a_worker_that_dies_is_reported_and_fails_its_waiting_jobs(tiny_vl_model):
     port = free_port()
-    env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "CONTEXT_LENGTH": "lots",
-           "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "CONTEXT_LENGTH": "lots"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sglang_worker.local_endpoint", "--port", str(port),
+        sys.executable, "-m", "runpod_local", "--port", str(port),
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         async with aiohttp.ClientSession() as http:

@@ -1,5 +1,5 @@
 """``python handler.py`` exactly as deployed: the RunPod SDK's real job loop pulling jobs from the
-local endpoint's worker-facing job API (``sglang_worker.local_endpoint.job_api``), with its own
+local endpoint's worker-facing job API (``runpod_local.job_api``), with its own
 SGLang server (a text-only tiny model, so the vision refusal is exercised end to end). The test
 ends by killing that engine mid-stream: the job must fail with a clear error and the worker must
 exit non-zero.
@@ -22,9 +22,9 @@ import psutil
 import pytest
 from PIL import Image
 
-from sglang_worker.local_endpoint.board import JobBoard
-from sglang_worker.local_endpoint.job_api import WorkerJobAPI
-from sglang_worker.local_endpoint.jobs import Job
+from runpod_local.board import JobBoard
+from runpod_local.job_api import WorkerJobAPI
+from runpod_local.jobs import Job
 from sglang_worker.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def start_worker(job_api, tmp_path):
 
 def engine_pid(worker: subprocess.Popen) -> int:
     for child in psutil.Process(worker.pid).children():
-        if "sglang_worker.engine_launcher" in " ".join(child.cmdline()):
+        if "sglang_worker.engine.launcher" in " ".join(child.cmdline()):
             return child.pid
     raise AssertionError("the worker has no SGLang child process")
 

@@ -23,8 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.engine import engine_environment
-from sglang_worker.model_source import gather_storage_facts, read_manifest, resolve_model_source
+from sglang_worker.engine.model_source import (
+    gather_storage_facts,
+    read_manifest,
+    resolve_model_source,
+)
+from sglang_worker.engine.server import engine_environment
 from sglang_worker.settings import PROJECT_ROOT, Settings
 from tests.support.dockerfile import exec_form
 from tests.support.image_server import ConnectionCounter

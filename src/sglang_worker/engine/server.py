@@ -40,22 +40,22 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
-from .engine_args import EngineConfigError, EngineLaunch
-from .engine_launcher import CONFIG_ERROR_MARKER
-from .errors import WorkerError
-from .model_source import ModelSource, has_cuda_gpu, resolve_model_source, vocab_size
-from .redaction import Redactor
-from .settings import Settings
+from sglang_worker.engine.flags import EngineLaunch
+from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER
+from sglang_worker.engine.model_source import (
+    ModelSource,
+    has_cuda_gpu,
+    resolve_model_source,
+    vocab_size,
+)
+from sglang_worker.engine.redaction import Redactor
+from sglang_worker.errors import EngineConfigError, EngineStartError
+from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 40
 _PR_SET_PDEATHSIG = 1
-
-
-class EngineStartError(WorkerError):
-    """The engine could not be started; the message holds the reason and its last output."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +191,6 @@ def engine_environment(*, cpu: bool, model: ModelSource) -> dict[str, str]:
     env = model.apply(os.environ)
     if cpu:
         env["SGLANG_USE_CPU_ENGINE"] = "1"
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     return env
 
 
@@ -211,7 +209,7 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
              model, launch.port)
     env = engine_environment(cpu=launch.cpu, model=source)
     process = subprocess.Popen(
-        [sys.executable, "-m", "sglang_worker.engine_launcher", json.dumps(asdict(launch))],
+        [sys.executable, "-m", "sglang_worker.engine.launcher", json.dumps(asdict(launch))],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=env, start_new_session=True, preexec_fn=_die_with_parent,
     )

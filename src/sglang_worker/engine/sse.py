@@ -21,7 +21,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from .errors import WorkerError, engine_error_from_body
+from sglang_worker.errors import WorkerError, engine_error_from_body
 
 DONE_DATA = "[DONE]"
 _SEPARATOR = b"\n\n"

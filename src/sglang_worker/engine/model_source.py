@@ -21,7 +21,7 @@ Contract, in the order the rules apply at start-up (``resolve_model_source``):
 4. **A hub id without a volume** is downloaded to the container disk on every cold start; a
    warning says what that costs and how to avoid it.
 5. **No model at all**: on a machine without a GPU, the project's tiny Qwen2-VL, built on first
-   use by ``builder/build_tiny_model.py`` (a few seconds, no download). On a GPU the worker
+   use by ``engine/tiny_model.py`` (a few seconds, no download). On a GPU the worker
    refuses to start: guessing a multi-GB model to download would surprise everyone.
 
 ``plan_model_source`` holds these decisions as a pure function of the settings, the
@@ -44,12 +44,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from .engine_args import EngineConfigError
-from .settings import PROJECT_ROOT, Settings
+from sglang_worker.errors import EngineConfigError
+from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TINY_MODEL_BUILDER = PROJECT_ROOT / "builder" / "build_tiny_model.py"
+TINY_MODEL_BUILDER = "sglang_worker.engine.tiny_model"
 MANIFEST_FORMAT = 1
 VOLUME_HF_HOME = "huggingface-cache"  # under BASE_PATH; the upstream workers' cache is here too
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -230,7 +230,7 @@ def plan_model_source(
 def build_tiny_model(target: Path, *, python: str = sys.executable) -> Path:
     """Build (or reuse) the tiny test model at ``target``; the builder is idempotent."""
     done = subprocess.run(
-        [python, str(TINY_MODEL_BUILDER), "--out", str(target)],
+        [python, "-m", TINY_MODEL_BUILDER, "--out", str(target)],
         capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:

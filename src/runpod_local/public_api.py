@@ -29,9 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .board import JobBoard
-from .jobs import Job, status_view, stream_view
-from .request_body import (
+from runpod_local.board import JobBoard
+from runpod_local.jobs import Job, status_view, stream_view
+from runpod_local.request_body import (
     RUN_LIMIT,
     RUNSYNC_LIMIT,
     SMALL_LIMIT,

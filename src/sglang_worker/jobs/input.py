@@ -17,9 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidRequest
-from .request import EngineRequest, build_request
-from .routes import CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, canonical_route, is_read_route
+from sglang_worker.errors import InvalidRequest
+from sglang_worker.pipeline.request import EngineRequest, build_request
+from sglang_worker.routes import (
+    CHAT_ROUTE,
+    COMPLETIONS_ROUTE,
+    GENERATE_ROUTE,
+    canonical_route,
+    is_read_route,
+)
 
 SHAPES_HELP = (
     "expected one of: {'openai_route', 'openai_input'}, an OpenAI chat body with 'messages', "

@@ -37,13 +37,18 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from . import base64_slices
-from .errors import ImageError
-from .image_budget import ImageBudget
-from .image_fetch import ImageFetcher
-from .image_normalise import ImageLimits, NormalisedImage, normalise_image
-from .image_parts import ImagePart, count_image_parts, find_image_parts, replace_image_parts
-from .image_source import (
+from sglang_worker.errors import ImageError
+from sglang_worker.images import base64_slices
+from sglang_worker.images.budget import ImageBudget
+from sglang_worker.images.fetch import ImageFetcher
+from sglang_worker.images.normalise import ImageLimits, NormalisedImage, normalise_image
+from sglang_worker.images.parts import (
+    ImagePart,
+    count_image_parts,
+    find_image_parts,
+    replace_image_parts,
+)
+from sglang_worker.images.source import (
     InlineSource,
     LocalSource,
     RemoteSource,
@@ -52,7 +57,7 @@ from .image_source import (
     estimated_size,
     read_local_file,
 )
-from .settings import Settings
+from sglang_worker.settings import Settings
 
 __all__ = ["ImagePipeline", "ImageReport", "count_image_parts"]
 

@@ -32,7 +32,7 @@ import json
 import re
 from typing import Any
 
-from .jobs import Job, JobStatus
+from runpod_local.jobs import Job, JobStatus
 
 NO_RETRY = {"x-should-retry": "false"}
 CANCELLED_STATUS = 409

@@ -27,8 +27,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ImageError
-from .routes import CHAT_ROUTE, GENERATE_ROUTE
+from sglang_worker.errors import ImageError
+from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 
 Location = tuple[int, ...]  # (message, part) for chat; indices into image_data for /generate
 

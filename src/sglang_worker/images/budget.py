@@ -13,7 +13,7 @@ Contract:
 
 from __future__ import annotations
 
-from .errors import ImageError
+from sglang_worker.errors import ImageError
 
 KB = 1024
 MB = 1024 * 1024

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidRequest
-from .handler import Worker
+from sglang_worker.errors import InvalidRequest
+from sglang_worker.jobs.handler import Worker
 
 DEFAULT_TEST_INPUT = Path("test_input.json")
 

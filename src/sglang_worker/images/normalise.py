@@ -47,9 +47,9 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from .errors import ImageError
-from .image_colour import source_profile, to_srgb
-from .image_format import SUPPORTED, detect_format
+from sglang_worker.errors import ImageError
+from sglang_worker.images.colour import source_profile, to_srgb
+from sglang_worker.images.format import SUPPORTED, detect_format
 
 # Opening the format's plugin class directly (rather than Image.open) parses the header without
 # Pillow's own decompression-bomb check, so the size check below runs first and can say what

@@ -28,20 +28,36 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from .errors import EngineTimeout, EngineUnavailable, InvalidRequest, engine_error_from_body
-from .loop_session import LoopSession
-from .request import EngineRequest
-from .routes import canonical_route, engine_path
-from .settings import Settings
-from .stream import batch_events
+from sglang_worker.engine.sse import batch_events
+from sglang_worker.errors import (
+    EngineTimeout,
+    EngineUnavailable,
+    InvalidRequest,
+    engine_error_from_body,
+)
+from sglang_worker.loop_session import LoopSession
+from sglang_worker.routes import canonical_route, engine_path
+from sglang_worker.settings import Settings
 
 _JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRequest:
+    """One call to SGLang. Built only by ``pipeline.request.build_request``."""
+
+    route: str  # canonical and allowed (routes.py); the client sends exactly this
+    method: str  # "GET" or "POST"
+    body: dict[str, Any] | None
+    stream: bool
+    openai_route: bool  # output raw SSE text (True) or parsed objects (False)
 
 
 def encode_json(body: Any) -> bytes:

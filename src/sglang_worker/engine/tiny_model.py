@@ -24,7 +24,10 @@ complete build by the same builder and libraries is left alone), atomic (built i
 directory and renamed, so an interrupted build never leaves half a model), and it refuses to
 replace a non-empty directory that it did not build.
 
-Usage: python builder/build_tiny_model.py --out DIR [--text-only]   (prints DIR last)
+Usage: python -m sglang_worker.engine.tiny_model --out DIR [--text-only]   (prints DIR last)
+
+It imports torch and transformers, so the worker runs it in a child process
+(``model_source.build_tiny_model``) and never imports it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m sglang_worker.local_endpoint [--port N]`` (``make serve``): the local endpoint's
+"""``python -m runpod_local [--port N]`` (``make serve``): the local endpoint's
 lifecycle.
 
 Contract:
@@ -28,14 +28,14 @@ import sys
 
 from aiohttp import web
 
-from ..settings import Settings, get_settings
-from .board import JobBoard
-from .job_api import WorkerJobAPI
-from .openai_routes import OpenAIRoutes
-from .public_api import PublicJobAPI
-from .runner import WorkerProcess
+from runpod_local.board import JobBoard
+from runpod_local.job_api import WorkerJobAPI
+from runpod_local.openai_routes import OpenAIRoutes
+from runpod_local.public_api import PublicJobAPI
+from runpod_local.runner import WorkerProcess
+from sglang_worker.settings import Settings, get_settings
 
-log = logging.getLogger("sglang_worker.local_endpoint")
+log = logging.getLogger("runpod_local")
 
 
 def public_app(board: JobBoard, settings: Settings) -> web.Application:
@@ -134,7 +134,7 @@ class LocalEndpoint:
 
 def _parse_args(argv: list[str], settings: Settings) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m sglang_worker.local_endpoint",
+        prog="python -m runpod_local",
         description="Run the worker as RunPod would, behind RunPod's endpoint API on loopback.")
     parser.add_argument("--port", type=int, default=settings.local_endpoint_port,
                         help="port on 127.0.0.1 (default: LOCAL_ENDPOINT_PORT, 8000)")

@@ -1,6 +1,6 @@
 """A local RunPod endpoint: the worker runs exactly as deployed, behind RunPod's API on loopback.
 
-``make serve`` (``python -m sglang_worker.local_endpoint``) runs three processes' worth of
+``make serve`` (``python -m runpod_local``) runs three processes' worth of
 work: this endpoint, the worker (``python handler.py``, unchanged, the RunPod SDK's real job
 loop) and the worker's SGLang server. The worker talks to the endpoint the way it talks to
 RunPod, through the ``RUNPOD_WEBHOOK_*`` URLs; clients talk to it the way they talk to RunPod.

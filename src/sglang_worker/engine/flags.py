@@ -39,17 +39,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import WorkerError
+from sglang_worker.errors import EngineConfigError
 
 Kind = Literal["switch", "negatable", "list", "value"]
 RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "API_KEY", "HELP", "CONFIG"})
 ALIASES = {"TOKENIZER_NAME": "--tokenizer-path", "MODEL_REVISION": "--revision"}
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class EngineConfigError(WorkerError):
-    """The engine cannot be configured from the environment (reported at start-up)."""
 
 
 @dataclass(frozen=True, slots=True)

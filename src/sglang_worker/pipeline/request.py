@@ -23,7 +23,6 @@ Contract:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import (
@@ -36,23 +35,15 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import InvalidRequest
-from .routes import (
+from sglang_worker.engine.client import EngineRequest
+from sglang_worker.errors import InvalidRequest
+from sglang_worker.routes import (
     CHAT_ROUTE,
     COMPLETIONS_ROUTE,
     GENERATE_ROUTE,
     check_route,
     is_read_route,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EngineRequest:
-    route: str  # canonical and allowed (routes.py); the engine client sends exactly this
-    method: str  # "GET" or "POST"
-    body: dict[str, Any] | None
-    stream: bool
-    openai_route: bool  # output raw SSE text (True) or parsed objects (False)
 
 
 class _Open(BaseModel):

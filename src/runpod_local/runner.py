@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 
-from ..settings import PROJECT_ROOT
+from sglang_worker.settings import PROJECT_ROOT
 
 TAIL_LINES = 60
 _PR_SET_PDEATHSIG = 1

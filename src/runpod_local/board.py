@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import WorkerError
-from .jobs import Job, JobStore, health_view
+from runpod_local.jobs import Job, JobStore, health_view
+from sglang_worker.errors import WorkerError
 
 RUN_RETENTION_S = 30 * 60.0
 SYNC_RETENTION_S = 60.0

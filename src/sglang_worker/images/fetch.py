@@ -34,11 +34,11 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from .address_policy import AddressPolicy, parse_ip_host
-from .errors import ImageError
-from .image_budget import ImageBudget
-from .loop_session import LoopSession
-from .settings import Settings
+from sglang_worker.errors import ImageError
+from sglang_worker.images.address_policy import AddressPolicy, parse_ip_host
+from sglang_worker.images.budget import ImageBudget
+from sglang_worker.loop_session import LoopSession
+from sglang_worker.settings import Settings
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024

@@ -26,9 +26,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .board import JobBoard
-from .jobs import STOPPED_STATUSES, Job
-from .openai_relay import (
+from runpod_local.board import JobBoard
+from runpod_local.jobs import STOPPED_STATUSES, Job
+from runpod_local.openai_relay import (
     NO_RETRY,
     openai_answer,
     openai_error_body,
@@ -37,8 +37,8 @@ from .openai_relay import (
     sse_bytes,
     stream_epilogue,
 )
-from .public_api import PREFIXES, cancel_if_unfinished
-from .request_body import OPENAI_LIMIT, BodyTooLarge, parse_json_object, read_body
+from runpod_local.public_api import PREFIXES, cancel_if_unfinished
+from runpod_local.request_body import OPENAI_LIMIT, BodyTooLarge, parse_json_object, read_body
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 

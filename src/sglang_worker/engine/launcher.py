@@ -1,7 +1,7 @@
 """The engine process's entry point: build the flags, check them, then become SGLang's server.
 
 Contract:
-- Run as ``python -m sglang_worker.engine_launcher '<EngineLaunch as JSON>'`` in the engine's
+- Run as ``python -m sglang_worker.engine.launcher '<EngineLaunch as JSON>'`` in the engine's
   environment (``engine.launch_engine`` does this).
 - It builds the command line from the environment and checks it with SGLang's own parser
   (``engine_args.build_argv``). A rejected setting prints one line, ``CONFIG_ERROR_MARKER``
@@ -20,8 +20,9 @@ import os
 import runpy
 import sys
 
-from .engine_args import EngineConfigError, EngineLaunch, build_argv
-from .redaction import redact_argv
+from sglang_worker.engine.flags import EngineLaunch, build_argv
+from sglang_worker.engine.redaction import redact_argv
+from sglang_worker.errors import EngineConfigError
 
 CONFIG_ERROR_MARKER = "SGLANG_WORKER_CONFIG_ERROR:"
 

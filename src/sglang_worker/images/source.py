@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from . import base64_slices
-from .errors import ImageError
-from .image_budget import ImageBudget
-from .image_format import UNKNOWN, detect_format
+from sglang_worker.errors import ImageError
+from sglang_worker.images import base64_slices
+from sglang_worker.images.budget import ImageBudget
+from sglang_worker.images.format import UNKNOWN, detect_format
 
 
 @dataclass(frozen=True, slots=True)

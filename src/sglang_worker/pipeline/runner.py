@@ -1,0 +1,128 @@
+"""The transport-neutral pipeline: an ``EngineRequest`` in, one response or batches of SSE
+events out. It knows nothing of RunPod jobs or HTTP servers; both faces drive it the same way.
+
+Contract:
+- ``Pipeline.check_alive()`` raises ``EngineUnavailable`` once the engine has stopped, so a
+  face can refuse work before it parses anything.
+- ``Pipeline.call(request, stats)`` and ``Pipeline.events(request, stats)`` first make every
+  image part safe (``images.ImagePipeline``; a text-only model refuses images with
+  ``VisionNotSupported``), then call the engine: ``call`` returns the engine's response,
+  ``events`` yields lists of whole SSE events as SGLang produces them. An error the engine
+  sends inside its stream is raised after the events before it were yielded. Nothing blocks
+  the event loop: image work runs in a thread pool, engine calls are aiohttp.
+- Failures are ``WorkerError``; an ``EngineUnavailable`` while the engine process is gone says
+  that the engine died. Closing ``events`` early (a cancel, a client gone) closes the engine
+  response, so SGLang aborts the generation.
+- ``RequestStats`` collects what the faces log per request: images and their preparation
+  time, time to first output, chunks and tokens. Never content, image data or secrets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import replace
+from typing import Any
+
+from sglang_worker.engine.client import EngineClient, EngineRequest
+from sglang_worker.engine.server import EngineInfo
+from sglang_worker.errors import EngineUnavailable, VisionNotSupported
+from sglang_worker.images import ImagePipeline, count_image_parts
+from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
+
+
+class RequestStats:
+    __slots__ = ("chunks", "image_s", "images", "started", "tokens", "ttft_s")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.images = 0
+        self.image_s = 0.0
+        self.ttft_s: float | None = None
+        self.chunks = 0
+        self.tokens: int | None = None
+
+    def first_output(self) -> None:
+        if self.ttft_s is None:
+            self.ttft_s = time.perf_counter() - self.started
+
+    def summary(self) -> str:
+        """The log fields, ``images=... total_s=...``."""
+        ttft = f"{self.ttft_s:.3f}" if self.ttft_s is not None else "-"
+        tokens = self.tokens if self.tokens is not None else "-"
+        return (f"images={self.images} image_s={self.image_s:.3f} ttft_s={ttft} "
+                f"chunks={self.chunks} tokens={tokens} "
+                f"total_s={time.perf_counter() - self.started:.3f}")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        info: EngineInfo,
+        client: EngineClient,
+        images: ImagePipeline,
+        engine_alive: Callable[[], bool],
+    ):
+        self.info = info
+        self.client = client
+        self.images = images
+        self.engine_alive = engine_alive
+
+    async def close(self) -> None:
+        """Release the engine connections and the image threads and sessions."""
+        await self.client.close()
+        await self.images.close()
+
+    def check_alive(self) -> None:
+        if not self.engine_alive():
+            raise EngineUnavailable("the SGLang engine has stopped; this worker is shutting "
+                                    "down and the job should be retried")
+
+    async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
+        if request.body is None:
+            return request
+        stats.images = count_image_parts(request.route, request.body)
+        if not stats.images:
+            return request
+        if not self.info.vision:
+            raise VisionNotSupported(
+                f"Model {self.info.served_model} does not support vision (image) inputs"
+            )
+        body, report = await self.images.prepare(request.route, request.body)
+        stats.image_s = report.seconds
+        return replace(request, body=body)
+
+    def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
+        if self.engine_alive():
+            return error
+        return EngineUnavailable("the SGLang engine died while serving this job")
+
+    async def call(self, request: EngineRequest, stats: RequestStats) -> Any:
+        request = await self._prepare(request, stats)
+        try:
+            response = await self.client.call(request)
+        except EngineUnavailable as error:
+            raise self._engine_died(error) from None
+        stats.first_output()
+        stats.tokens = completion_tokens(response)
+        return response
+
+    async def events(self, request: EngineRequest,
+                     stats: RequestStats) -> AsyncIterator[list[bytes]]:
+        request = await self._prepare(request, stats)
+        try:
+            async with aclosing(self.client.stream(request)) as batches:
+                async for batch in batches:
+                    events, error = until_error(batch)
+                    if events:
+                        stats.first_output()
+                        stats.chunks += len(events)
+                        tokens = stream_tokens(events)
+                        if tokens is not None:
+                            stats.tokens = tokens
+                        yield events
+                    if error is not None:
+                        raise error
+        except EngineUnavailable as error:
+            raise self._engine_died(error) from None
