@@ -8,8 +8,8 @@ Contract:
   endpoint, canonicalises and checks it, as it must for whatever RunPod hands it.
 - ``openai_job_input(route, method, body)``: ``{"openai_route": route, "openai_input": body}``,
   as RunPod's ``/openai/v1/...`` builds it. A GET (``/v1/models``) carries no ``openai_input``.
-- ``sse_bytes(output)``: one worker yield as bytes on the wire. On this route the worker yields
-  raw SSE text and it goes out unchanged; any other value is framed as one ``data:`` event.
+- On the wire, each worker yield is ``http.responses.sse_bytes(output)``: on this route the
+  worker yields raw SSE text and it goes out unchanged.
 - ``stream_epilogue(job)``: what closes an SSE response once its job ended. Nothing after a
   completed job (the worker's own ``data: [DONE]`` was the last yield). After any other end an
   in-band ``data: {"error": {...}}`` event, unless the worker already sent one, and no
@@ -21,9 +21,8 @@ Contract:
   (``errors.py``); the answer is that status with that body, so the OpenAI SDK raises the
   matching class (400 ``BadRequestError``, 404 ``NotFoundError``, 5xx ``InternalServerError``).
   An error in another form (a traceback from the SDK) becomes a 500. CANCELLED: 409.
-- ``openai_error_body(status, message)``: OpenAI's error body for the endpoint's own errors.
-- ``NO_RETRY``: the header that keeps the OpenAI SDK from re-sending a request whose job was
-  cancelled or timed out (it retries 409 and 5xx by default).
+- Error bodies are the worker's own (``sglang_worker.errors.openai_error_body``): one builder
+  for the worker, its HTTP face and this emulator.
 """
 
 from __future__ import annotations
@@ -33,13 +32,10 @@ import re
 from typing import Any
 
 from runpod_local.jobs import Job, JobStatus
+from sglang_worker.errors import openai_error_body
+from sglang_worker.http.responses import sse_bytes
 
-NO_RETRY = {"x-should-retry": "false"}
 CANCELLED_STATUS = 409
-_TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_error",
-          413: "invalid_request_error"}
-
-
 _OPENAI_TARGET = re.compile(r"(?:/v2/[^/]+)?/openai(/v1(?:[/\\].*)?)")
 
 
@@ -53,19 +49,6 @@ def openai_job_input(route: str, method: str, body: dict[str, Any] | None) -> di
     if method != "GET":
         job_input["openai_input"] = body
     return job_input
-
-
-def openai_error_body(status: int, message: str, *, param: str | None = None,
-                      error_type: str | None = None) -> dict[str, Any]:
-    kind = error_type or _TYPES.get(status, "server_error" if status >= 500 else
-                                    "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
-
-
-def sse_bytes(output: Any) -> bytes:
-    if isinstance(output, str):
-        return output.encode("utf-8")
-    return f"data: {json.dumps(output, ensure_ascii=False)}\n\n".encode()
 
 
 def error_from_job_error(error: Any) -> tuple[int, dict[str, Any]]:

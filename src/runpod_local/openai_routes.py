@@ -22,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -29,22 +30,20 @@ from aiohttp import web
 from runpod_local.board import JobBoard
 from runpod_local.jobs import STOPPED_STATUSES, Job
 from runpod_local.openai_relay import (
-    NO_RETRY,
     openai_answer,
-    openai_error_body,
     openai_job_input,
     openai_route_of,
-    sse_bytes,
     stream_epilogue,
 )
-from runpod_local.public_api import PREFIXES, cancel_if_unfinished
+from runpod_local.public_api import PREFIXES, cancel_on_disconnect
 from runpod_local.request_body import OPENAI_LIMIT, BodyTooLarge, parse_json_object, read_body
-
-SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers)
+from sglang_worker.http.responses import (
+    NO_RETRY,
+    error_response,
+    json_response,
+    sse_bytes,
+    stream_sse,
+)
 
 
 class OpenAIRoutes:
@@ -64,38 +63,38 @@ class OpenAIRoutes:
                 raw = await read_body(request, OPENAI_LIMIT, f"POST {request.path}")
                 body = parse_json_object(raw)
             except BodyTooLarge as exc:
-                return _json(413, openai_error_body(413, exc.message))
+                return error_response(413, exc.message)
             except ValueError as exc:
-                return _json(400, openai_error_body(400, str(exc)))
+                return error_response(400, str(exc))
         route = openai_route_of(request.raw_path)
         if route is None:  # routed here on the decoded path, but the raw target differs
-            return _json(404, openai_error_body(404, f"no route {request.path}"))
+            return error_response(404, f"no route {request.path}")
         job_input = openai_job_input(route, request.method, body)
         job = self.board.submit(job_input, sync=True)
         if body is not None and body.get("stream") is True:
-            return await cancel_if_unfinished(self.board, job, self._relay(request, job))
-        await cancel_if_unfinished(self.board, job, self.board.wait_final(job, None))
+            return await cancel_on_disconnect(self.board, job, self._relay(request, job))
+        await cancel_on_disconnect(self.board, job, self.board.wait_final(job, None))
         return self._answer(job)
 
     def _answer(self, job: Job) -> web.Response:
         status, body = openai_answer(job)
-        return _json(status, body, NO_RETRY if job.status in STOPPED_STATUSES else None)
+        return json_response(status, body, NO_RETRY if job.status in STOPPED_STATUSES else None)
 
-    async def _relay(self, request: web.Request, job: Job) -> web.StreamResponse:
-        response: web.StreamResponse | None = None
+    async def _streamed(self, job: Job) -> AsyncIterator[bytes]:
+        """The job's yields as SSE bytes, as each job-stream POST of the worker arrives."""
         sent = 0
         while True:
             version = job.version
             new = job.streamed[sent:]
             if new:
                 sent += len(new)
-                if response is None:
-                    response = web.StreamResponse(headers=SSE_HEADERS)
-                    await response.prepare(request)
-                await response.write(b"".join(sse_bytes(output) for output in new))
+                yield b"".join(sse_bytes(output) for output in new)
             if job.final:
-                break
+                return
             await self.board.wait_change(job, version, None)
+
+    async def _relay(self, request: web.Request, job: Job) -> web.StreamResponse:
+        response = await stream_sse(request, self._streamed(job))
         if response is None:
             return self._answer(job)
         epilogue = stream_epilogue(job)

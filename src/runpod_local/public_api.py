@@ -22,10 +22,9 @@ Contract (shapes and statuses as RunPod documents them; ``jobs.py`` builds the b
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -40,10 +39,12 @@ from runpod_local.request_body import (
     read_body,
     runsync_wait_s,
 )
+from sglang_worker.http.responses import on_disconnect
 
 PREFIXES = ("", "/v2/{endpoint_id}")
 STREAM_WAIT_S = 1.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 def json_error(cls: type[web.HTTPError], message: str, **kwargs: Any) -> web.HTTPError:
@@ -61,15 +62,9 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
                          actual_size=request.content_length or limit + 1) from None
 
 
-async def cancel_if_unfinished(board: JobBoard, job: Job, awaitable: Awaitable[Any]) -> Any:
-    """Await ``awaitable``; if the request goes away first (the handler is cancelled on a
-    client disconnect, or writing to the client fails), cancel the job."""
-    try:
-        return await awaitable
-    except (asyncio.CancelledError, ConnectionError):
-        if not job.final:
-            board.cancel(job.id)
-        raise
+def cancel_on_disconnect(board: JobBoard, job: Job, awaitable: Awaitable[T]) -> Awaitable[T]:
+    """Await ``awaitable``; if the request goes away first, cancel the job."""
+    return on_disconnect(awaitable, lambda: job.final or board.cancel(job.id))
 
 
 class PublicJobAPI:
@@ -117,7 +112,7 @@ class PublicJobAPI:
         job_input = await self._job_input(request, RUNSYNC_LIMIT)
         wait_s = runsync_wait_s(request.query.get("wait"), self.default_wait_s)
         job = self.board.submit(job_input, sync=True)
-        if await cancel_if_unfinished(self.board, job, self.board.wait_final(job, wait_s)):
+        if await cancel_on_disconnect(self.board, job, self.board.wait_final(job, wait_s)):
             return web.json_response(status_view(job))
         return web.json_response({"id": job.id, "status": job.status.value})
 

@@ -8,12 +8,17 @@ from runpod_local.jobs import JobStore
 from runpod_local.openai_relay import (
     error_from_job_error,
     openai_answer,
-    openai_error_body,
     openai_job_input,
-    sse_bytes,
     stream_epilogue,
 )
-from sglang_worker.errors import ImageError, RouteNotAllowed, WorkerError, sse_error_event
+from sglang_worker.errors import (
+    ImageError,
+    RouteNotAllowed,
+    WorkerError,
+    openai_error_body,
+    sse_error_event,
+)
+from sglang_worker.http.responses import sse_bytes
 
 
 def finished(result=None, streamed=(), cancel=False):

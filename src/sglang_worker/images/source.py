@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+import sglang_worker.images.base64_slices as base64_slices
 from sglang_worker.errors import ImageError
-from sglang_worker.images import base64_slices
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.format import UNKNOWN, detect_format
 
