@@ -1,9 +1,12 @@
 """Engine supervision with stand-in processes: start-up failures, death watch, stop, ports."""
 
+import json
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
+import time
 
 import pytest
 
@@ -12,13 +15,53 @@ from sglang_worker.errors import EngineConfigError, EngineStartError
 from sglang_worker.settings import Settings
 
 
-def start(code: str) -> Engine:
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens there: /health never answers
-    return Engine(process, port, Settings(engine_shutdown_timeout_s=2))
+        return sock.getsockname()[1]
+
+
+def start(code: str, port: int | None = None) -> Engine:
+    """``code`` run as the engine; on ``port``, or on one where nothing listens (so /health
+    never answers)."""
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    return Engine(process, port or free_port(), Settings(engine_shutdown_timeout_s=2))
+
+
+# A stand-in SGLang server: /health answers 200 and every other route what ANSWERS maps it to,
+# (status, body text), or 404.
+STAND_IN_SERVER = textwrap.dedent("""
+    import http.server, json, sys
+    ANSWERS = json.loads(sys.argv[2])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, text = (200, "") if self.path == "/health" else ANSWERS.get(self.path,
+                                                                                (404, ""))
+            body = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    print("ready", flush=True)
+    server.serve_forever()
+""")
+
+
+def start_stand_in(answers: dict[str, tuple[int, str]]) -> Engine:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", STAND_IN_SERVER, str(port), json.dumps(answers)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    engine = Engine(process, port, Settings(engine_shutdown_timeout_s=2))
+    engine.wait_ready(30)
+    return engine
 
 
 def test_an_engine_that_exits_during_start_up_reports_its_last_output():
@@ -60,10 +103,42 @@ def test_the_death_watch_fires_on_an_unexpected_exit_but_not_after_stop():
 def test_stop_kills_an_engine_that_ignores_sigterm():
     engine = start("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                    "print('ready', flush=True); time.sleep(60)")
+    deadline = time.monotonic() + 30
     while "ready" not in engine.tail():
-        pass
+        assert time.monotonic() < deadline, engine.tail()
+        time.sleep(0.05)
     engine.stop()
     assert engine.process.returncode == -9
+
+
+def test_info_reads_the_served_model_and_vision_from_the_server():
+    engine = start_stand_in({
+        "/v1/models": (200, json.dumps({"object": "list", "data": [{"id": "tiny-vl"}]})),
+        "/model_info": (200, json.dumps({"has_image_understanding": True})),
+    })
+    try:
+        info = engine.info()
+    finally:
+        engine.stop()
+    assert (info.base_url, info.served_model, info.vision) == (engine.base_url, "tiny-vl", True)
+
+
+@pytest.mark.parametrize(("models", "words"), [
+    ((200, "{}"), "the SGLang server's /v1/models answer (HTTP 200) names no model: {}"),
+    ((200, '{"data": []}'), "names no model: {'data': []}"),
+    ((200, '{"data": [{"id": 7}]}'), "names no model: {'data': [{'id': 7}]}"),
+    ((200, "[1, 2]"), "names no model: [1, 2]"),
+    ((500, "oops"), "the SGLang server's /v1/models answer (HTTP 500) names no model: None"),
+    ((200, "<html>not json</html>"), "the SGLang server's /v1/models answer could not be read"),
+])
+def test_a_malformed_models_answer_is_a_start_error(models, words: str):
+    engine = start_stand_in({"/v1/models": models})
+    try:
+        with pytest.raises(EngineStartError) as info:
+            engine.info()
+    finally:
+        engine.stop()
+    assert words in info.value.message
 
 
 def test_engine_port_refuses_a_taken_port_and_picks_a_free_one():

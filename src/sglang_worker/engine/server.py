@@ -41,7 +41,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from sglang_worker.engine.flags import EngineLaunch
+from sglang_worker.engine.flags import EngineLaunch, split_sglang_args
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER
 from sglang_worker.engine.model_source import (
     ModelSource,
@@ -99,7 +99,6 @@ class Engine:
                  redactor: Redactor | None = None):
         self.process = process
         self._redactor = redactor or Redactor({})
-        self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self._settings = settings
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -149,11 +148,26 @@ class Engine:
                 raise EngineConfigError(line.removeprefix(CONFIG_ERROR_MARKER).strip())
 
     def info(self) -> EngineInfo:
-        _, models = _get_json(f"{self.base_url}/v1/models", timeout=10.0)
-        served = models["data"][0]["id"]  # type: ignore[index]
+        """What the server serves; ``EngineStartError`` if its answers are not what SGLang
+        sends (no JSON, or a ``/v1/models`` list that names no model)."""
+        def ask(route: str) -> tuple[int, object]:
+            try:
+                return _get_json(f"{self.base_url}{route}", timeout=10.0)
+            except (OSError, ValueError) as exc:
+                raise EngineStartError(f"the SGLang server's {route} answer could not be "
+                                       f"read: {exc}") from None
+
+        status, models = ask("/v1/models")
+        try:
+            served = models["data"][0]["id"]  # type: ignore[index]
+        except (TypeError, KeyError, IndexError):
+            served = None
+        if not isinstance(served, str) or not served:
+            raise EngineStartError(f"the SGLang server's /v1/models answer (HTTP {status}) "
+                                   f"names no model: {models!r:.200}")
         vision = False
         for route in ("/model_info", "/get_model_info"):
-            status, body = _get_json(f"{self.base_url}{route}", timeout=10.0)
+            status, body = ask(route)
             if status == 200 and isinstance(body, dict):
                 vision = bool(body.get("has_image_understanding"))
                 break
@@ -204,6 +218,7 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
         port=engine_port(settings.engine_port),
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
+        extra_args=split_sglang_args(settings.sglang_args),
     )
     log.info("starting SGLang on %s: model=%s port=%d", "cpu" if launch.cpu else "gpu",
              model, launch.port)
