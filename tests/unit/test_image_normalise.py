@@ -132,7 +132,7 @@ def test_a_real_image_over_the_pixel_limit_is_refused() -> None:
     limits = ImageLimits(max_pixels=64 * 47, max_side=0, target_pixels=0, jpeg_quality=90)
     with pytest.raises(ImageError, match=r"image is 64x48 pixels \(0\.0 MP\)"):
         normalise_image(corpus.jpeg((64, 48)), limits)
-    assert normalise_image(corpus.jpeg((64, 47)), limits).size == (64, 47)
+    assert opened(normalise_image(corpus.jpeg((64, 47)), limits).data).size == (64, 47)
 
 
 # --- Pass-through ---------------------------------------------------------------------------
@@ -151,7 +151,8 @@ def test_images_needing_no_change_pass_through_byte_for_byte_undecoded(
         data: bytes, mime: str, no_pixel_decoding) -> None:
     result = normalise_image(data, LIMITS)
     assert result.data is data
-    assert (result.mime, result.changed, result.size) == (mime, False, (64, 48))
+    assert (result.mime, result.changed) == (mime, False)
+    assert Image.open(io.BytesIO(result.data)).size == (64, 48)  # the header only
 
 
 @pytest.mark.parametrize("data", [
@@ -277,7 +278,7 @@ def test_downscaling_keeps_the_aspect_ratio(size, limits, expected) -> None:
     max_side, target_pixels = limits
     result = normalise_image(corpus.png(size),
                              ImageLimits(100_000_000, max_side, target_pixels, 90))
-    assert result.size == expected == opened(result.data).size
+    assert opened(result.data).size == expected
     assert result.mime == "image/png"  # lossless source stays lossless
     assert is_red(opened(result.data).getpixel((2, 2)))
 
@@ -294,7 +295,7 @@ def test_big_jpegs_are_reduced_while_decoding(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     result = normalise_image(corpus.jpeg((4000, 3000)), ImageLimits(100_000_000, 500, 0, 90))
     assert decoded_sizes == [(500, 375)]  # DCT-scaled by 1/8: exactly the target, no resample
-    assert result.size == (500, 375) and result.mime == "image/jpeg"
+    assert opened(result.data).size == (500, 375) and result.mime == "image/jpeg"
     assert is_red(opened(result.data).getpixel((5, 5)))
 
 

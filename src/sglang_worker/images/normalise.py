@@ -53,8 +53,8 @@ from sglang_worker.images.format import SUPPORTED, detect_format
 
 # Opening the format's plugin class directly (rather than Image.open) parses the header without
 # Pillow's own decompression-bomb check, so the size check below runs first and can say what
-# the size was. Pillow's check (Image.MAX_IMAGE_PIXELS, set by the pipeline) stays in force
-# inside the decoders as a backstop.
+# the size was. Pillow's check (Image.MAX_IMAGE_PIXELS, set once at process start by
+# ``images.limit_pillow_pixels``) stays in force inside the decoders as a backstop.
 _PLUGINS: dict[str, type[ImageFile.ImageFile]] = {
     "JPEG": JpegImagePlugin.JpegImageFile,
     "PNG": PngImagePlugin.PngImageFile,
@@ -88,7 +88,6 @@ class NormalisedImage:
     data: bytes
     mime: str
     changed: bool  # False: ``data`` is the input, untouched
-    size: tuple[int, int]
 
 
 def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
@@ -104,7 +103,7 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
             target = fit_within(im.size, limits.max_side, limits.target_pixels)
             profile = source_profile(im)
             if target == im.size and profile is None and _passes_through(im, fmt, data):
-                return NormalisedImage(data, SUPPORTED[fmt], False, im.size)
+                return NormalisedImage(data, SUPPORTED[fmt], False)
             # Closing the source frees its pixels too, so everything happens inside the block.
             out = _decode_upright_8bit(im, fmt, target)
             out = _flatten(to_srgb(_downscale(out, limits), profile))
@@ -117,7 +116,7 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
         reason = str(exc)[:160] or type(exc).__name__
         raise ImageError(f"image data is truncated or corrupt (detected {fmt}: {reason})"
                          ) from None
-    return NormalisedImage(encoded, "image/png" if lossless else "image/jpeg", True, out.size)
+    return NormalisedImage(encoded, "image/png" if lossless else "image/jpeg", True)
 
 
 def fit_within(size: tuple[int, int], max_side: int, max_pixels: int) -> tuple[int, int]:
