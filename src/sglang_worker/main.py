@@ -32,7 +32,7 @@ from typing import Any
 
 from sglang_worker.engine import Engine, EngineClient, EngineInfo, launch_engine
 from sglang_worker.errors import StartupError, WorkerError
-from sglang_worker.images import ImagePipeline
+from sglang_worker.images import ImagePipeline, limit_pillow_pixels
 from sglang_worker.jobs import Worker
 from sglang_worker.jobs.local_run import load_test_input, run_job
 from sglang_worker.pipeline import Pipeline
@@ -102,6 +102,7 @@ def main(argv: list[str]) -> int:
     # SDK replaces this with its own graceful drain.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     settings = get_settings()
+    limit_pillow_pixels(settings.max_image_pixels)
     configure_logging(settings.worker_log_level)
     args = _parse_args(argv)
     deployed = bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB")) and args.test_input is None

@@ -20,6 +20,8 @@ Contract:
 - An image that passes through unchanged keeps its base64 text when that was already canonical,
   so a large inline image is neither decoded twice nor encoded again.
 - ``close()`` closes the shared HTTP session and the pool.
+- Pillow's own decompression-bomb limit is process-wide: the process sets it once at start-up
+  with ``limit_pillow_pixels(MAX_IMAGE_PIXELS)``; building a pipeline does not touch it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+import sglang_worker.images.base64_slices as base64_slices
 from sglang_worker.errors import ImageError
-from sglang_worker.images import base64_slices
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.images.normalise import ImageLimits, NormalisedImage, normalise_image
@@ -59,7 +61,7 @@ from sglang_worker.images.source import (
 )
 from sglang_worker.settings import Settings
 
-__all__ = ["ImagePipeline", "ImageReport", "count_image_parts"]
+__all__ = ["ImagePipeline", "ImageReport", "count_image_parts", "limit_pillow_pixels"]
 
 T = TypeVar("T")
 IMAGE_THREAD_NICENESS = 5
@@ -92,9 +94,6 @@ class ImagePipeline:
         self._pool = ThreadPoolExecutor(image_workers(settings.image_workers),
                                         thread_name_prefix="image",
                                         initializer=_yield_to_the_event_loop)
-        # Pillow's own bomb guard is process-wide; it backs up the header check inside the
-        # decoders (a GIF frame larger than its canvas, a TIFF tile).
-        Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
     async def close(self) -> None:
         await self._fetcher.close()
@@ -178,6 +177,16 @@ class ImagePipeline:
     def _bytes_to_url(self, data: bytes) -> _Prepared:
         image = normalise_image(data, self._limits)
         return _Prepared(_data_url(image), image.changed)
+
+
+def limit_pillow_pixels(max_pixels: int) -> None:
+    """Set Pillow's own decompression-bomb limit (MAX_IMAGE_PIXELS), once, where the process
+    starts.
+
+    The limit is process-wide, so it is not a pipeline's to set. It backs up the header check
+    of ``normalise`` inside the decoders (a GIF frame larger than its canvas, a TIFF tile).
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
 
 
 def image_workers(configured: int) -> int:
