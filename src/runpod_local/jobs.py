@@ -17,7 +17,8 @@ Contract:
   RunPod's ``/stream``.
 - A finished job is forgotten ``retention_s`` after it ended (``prune``); the counters that
   ``/health`` reports are cumulative.
-- ``status_view``, ``stream_view`` and ``health_view`` build RunPod's documented bodies.
+- ``status_view``, ``stream_view`` and ``health_view`` build RunPod's documented bodies, except
+  that ``/health`` has no ``retried`` count: the emulator never retries a job.
   ``delayTime`` is queued until taken, ``executionTime`` taken until finished, in milliseconds.
 - No I/O and no asyncio: time is passed in (``now``: seconds on a monotonic clock), and every
   change of a job increments ``job.version``, so an async layer can wait for changes.
@@ -255,7 +256,6 @@ def health_view(store: JobStore, *, worker_ready: bool) -> dict[str, Any]:
             "failed": store.counts["failed"] + store.counts["timed_out"],
             "inProgress": store.in_progress,
             "inQueue": store.queued,
-            "retried": 0,
         },
         "workers": {
             "idle": int(worker_ready and not busy),

@@ -151,7 +151,7 @@ def test_health_view_counts_and_worker_state():
     store.finish(done.id, {"output": 1}, now=1)
     store.finish(failed.id, {"error": "x"}, now=1)
     assert health_view(store, worker_ready=True) == {
-        "jobs": {"completed": 1, "failed": 1, "inProgress": 1, "inQueue": 1, "retried": 0},
+        "jobs": {"completed": 1, "failed": 1, "inProgress": 1, "inQueue": 1},
         "workers": {"idle": 0, "initializing": 0, "running": 1}}
     assert health_view(JobStore(), worker_ready=False)["workers"] == {
         "idle": 0, "initializing": 1, "running": 0}

@@ -144,5 +144,5 @@ async def test_a_client_that_disconnects_while_waiting_cancels_its_job(http, loc
 
 async def test_health(http, local_endpoint):
     body = await get(http, f"{local_endpoint.url}/health")
-    assert set(body["jobs"]) == {"completed", "failed", "inProgress", "inQueue", "retried"}
+    assert set(body["jobs"]) == {"completed", "failed", "inProgress", "inQueue"}
     assert body["workers"]["idle"] + body["workers"]["running"] == 1
