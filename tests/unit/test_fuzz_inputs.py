@@ -14,6 +14,7 @@ from hypothesis import given
 
 from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
+from sglang_worker.images.parts import count_image_parts, find_image_parts
 from sglang_worker.jobs.input import parse_job_input
 from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 from sglang_worker.settings import Settings
@@ -59,7 +60,10 @@ async def test_preparing_any_chat_body_returns_a_body_or_names_the_bad_part(
         assert error.param and error.param.startswith("messages[")
         assert error.message and "Traceback" not in error.message
     else:
-        assert report.count >= 0 and isinstance(prepared, dict)
+        assert report.count == count_image_parts(CHAT_ROUTE, body)
+        assert all(part.source.startswith("data:image/")
+                   for part in find_image_parts(CHAT_ROUTE, prepared))
+        assert report.changed <= report.count
     assert attempts == []
 
 
