@@ -1,16 +1,27 @@
-"""Regenerate the README's configuration table from the settings model (``make docs``)."""
+"""Regenerate the README's configuration tables from the settings models (``make docs``): the
+worker's (``sglang_worker.settings``) and the local endpoint's (``runpod_local.settings``)."""
 
 import re
 from pathlib import Path
 
+from runpod_local.settings import LocalSettings
 from sglang_worker.settings import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
-START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+TABLES = {
+    "settings-table": markdown_table(),
+    "local-endpoint-settings-table": markdown_table(LocalSettings, hub=False),
+}
 
 readme = ROOT / "README.md"
-text = readme.read_text(encoding="utf-8")
-new = re.sub(f"{START}.*?{END}", f"{START}\n{markdown_table()}\n{END}", text, flags=re.S)
+text = new = readme.read_text(encoding="utf-8")
+for marker, table in TABLES.items():
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if start not in new or end not in new:
+        raise SystemExit(f"README.md has no {start} ... {end} section")
+    block = f"{start}\n{table}\n{end}"
+    new = re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _, block=block: block, new,
+                 flags=re.S)
 readme.write_text(new, encoding="utf-8")
-print("README.md configuration table", "updated" if new != text else "already up to date")
+print("README.md configuration tables", "updated" if new != text else "already up to date")

@@ -15,6 +15,8 @@ Contract:
   killed; a second signal kills it at once) and stops its engine; jobs still queued fail; the
   endpoint exits 0. The worker never outlives the endpoint.
 - Exit codes: 0 stopped on request, 1 the worker failed, 2 bad usage (the port is taken).
+- Its own variables (``LOCAL_ENDPOINT_*``) are read by ``runpod_local.settings``; the log level
+  is the worker's ``WORKER_LOG_LEVEL``, so the endpoint and its worker log alike.
 """
 
 from __future__ import annotations
@@ -33,24 +35,25 @@ from runpod_local.job_api import WorkerJobAPI
 from runpod_local.openai_routes import OpenAIRoutes
 from runpod_local.public_api import PublicJobAPI
 from runpod_local.runner import WorkerProcess
-from sglang_worker.settings import Settings, get_settings
+from runpod_local.settings import LocalSettings
+from sglang_worker.settings import get_settings
 
 log = logging.getLogger("runpod_local")
 
 
-def public_app(board: JobBoard, settings: Settings) -> web.Application:
+def public_app(board: JobBoard, settings: LocalSettings) -> web.Application:
     # client_max_size is not the limit: each route counts its own body (request_body).
     app = web.Application()
-    PublicJobAPI(board, runsync_wait_s=settings.local_endpoint_runsync_wait_s).add_routes(app)
+    PublicJobAPI(board, runsync_wait_s=settings.runsync_wait_s).add_routes(app)
     OpenAIRoutes(board).add_routes(app)
     return app
 
 
 class LocalEndpoint:
-    def __init__(self, settings: Settings, port: int) -> None:
+    def __init__(self, settings: LocalSettings, port: int) -> None:
         self.settings = settings
         self.port = port
-        self.board = JobBoard(execution_timeout_s=settings.local_endpoint_execution_timeout_s)
+        self.board = JobBoard(execution_timeout_s=settings.execution_timeout_s)
         self.job_api = WorkerJobAPI(self.board)
         self.worker = WorkerProcess()
         self._stop = asyncio.Event()
@@ -125,23 +128,23 @@ class LocalEndpoint:
     async def _drain(self, exited: asyncio.Task[int]) -> int:
         with contextlib.suppress(TimeoutError):
             return await asyncio.wait_for(asyncio.shield(exited),
-                                          self.settings.local_endpoint_stop_timeout_s)
+                                          self.settings.stop_timeout_s)
         log.warning("the worker did not stop within %.0f s (LOCAL_ENDPOINT_STOP_TIMEOUT_S); "
-                    "killing it", self.settings.local_endpoint_stop_timeout_s)
+                    "killing it", self.settings.stop_timeout_s)
         self.worker.kill()
         return await exited
 
 
-def _parse_args(argv: list[str], settings: Settings) -> argparse.Namespace:
+def _parse_args(argv: list[str], settings: LocalSettings) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m runpod_local",
         description="Run the worker as RunPod would, behind RunPod's endpoint API on loopback.")
-    parser.add_argument("--port", type=int, default=settings.local_endpoint_port,
+    parser.add_argument("--port", type=int, default=settings.port,
                         help="port on 127.0.0.1 (default: LOCAL_ENDPOINT_PORT, 8000)")
     return parser.parse_args(argv)
 
 
-async def _main(settings: Settings, port: int) -> int:
+async def _main(settings: LocalSettings, port: int) -> int:
     endpoint = LocalEndpoint(settings, port)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -150,8 +153,8 @@ async def _main(settings: Settings, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
-    logging.basicConfig(stream=sys.stderr, level=settings.worker_log_level.upper(),
+    settings = LocalSettings()
+    logging.basicConfig(stream=sys.stderr, level=get_settings().worker_log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parse_args(sys.argv[1:] if argv is None else argv, settings)
     return asyncio.run(_main(settings, args.port))

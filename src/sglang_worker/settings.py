@@ -4,6 +4,12 @@ Contract:
 - Each field is one environment variable (the field name, upper-cased), with its default and a
   description. The README's configuration table is generated from this model and a test checks
   that the two agree.
+- This model holds only what the deployed worker reads. The local RunPod endpoint's own
+  variables (``LOCAL_ENDPOINT_*``) live in ``runpod_local.settings``; nothing here imports it.
+- Every field is on the RunPod Hub's form (``.runpod/hub.json``, with the field's bounds as
+  ``min``/``max``) unless it carries the marker ``json_schema_extra=NOT_ON_HUB``: a variable that
+  only makes sense on a laptop, or one the image fixes. ``on_hub(field)`` reads the marker; the
+  hub test and the README table use it.
 - SGLang server flags are *not* listed here: any SGLang flag can be set by its upper-case name
   (``CONTEXT_LENGTH``, ``TOOL_CALL_PARSER``, ...) and is read by ``engine_args``. A test checks
   that no field here shadows an SGLang flag or a variable SGLang itself reads with another
@@ -19,10 +25,19 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
+# The marker of a field that stays documented but is left off the RunPod Hub's form.
+NOT_ON_HUB = {"hub": False}
+
+
+def on_hub(field: FieldInfo) -> bool:
+    """Whether a settings field is offered on the RunPod Hub's form (see ``NOT_ON_HUB``)."""
+    extra = field.json_schema_extra
+    return not (isinstance(extra, dict) and extra.get("hub") is False)
 
 
 class Settings(BaseSettings):
@@ -68,10 +83,12 @@ class Settings(BaseSettings):
         gt=0,
         description="KV-cache cap (--max-total-tokens) used on a machine without a GPU, unless "
         "MAX_TOTAL_TOKENS is set. Without a cap SGLang sizes the cache at ~70% of RAM.",
+        json_schema_extra=NOT_ON_HUB,
     )
     tiny_model_dir: Path = Field(
         PROJECT_ROOT / ".cache" / "models" / "tiny-qwen2-vl",
         description="Where the tiny test model is built when MODEL_NAME is unset on a CPU.",
+        json_schema_extra=NOT_ON_HUB,
     )
 
     # --- Jobs and streaming ---------------------------------------------------------------
@@ -152,7 +169,8 @@ class Settings(BaseSettings):
     )
     image_allow_private_urls: bool = Field(
         False, description="Allow image URLs on loopback, private, link-local and other "
-        "non-public addresses. For local testing only: it turns the SSRF guard off."
+        "non-public addresses. For local testing only: it turns the SSRF guard off.",
+        json_schema_extra=NOT_ON_HUB,
     )
     image_allowed_domains: str = Field(
         "", description="Comma-separated domains image URLs may use (a domain also allows its "
@@ -160,26 +178,8 @@ class Settings(BaseSettings):
     )
     image_local_dir: Path | None = Field(
         None, description="Directory from which local image paths and file:// URLs may be "
-        "read (symlinks are resolved and must stay inside). Unset: local files are refused."
-    )
-
-    # --- Local endpoint -------------------------------------------------------------------
-    local_endpoint_port: int = Field(
-        8000, ge=1, le=65535, description="Port of the local RunPod endpoint (`make serve`) on "
-        "127.0.0.1; `make serve PORT=...` (`--port`) overrides it."
-    )
-    local_endpoint_runsync_wait_s: float = Field(
-        90.0, gt=0, description="How long the local endpoint's /runsync waits for its job "
-        "before answering IN_PROGRESS with the job id (RunPod's default); a request's "
-        "`?wait=<ms>` (1000 to 300000) overrides it."
-    )
-    local_endpoint_execution_timeout_s: float = Field(
-        600.0, ge=0, description="A local job that runs longer is stopped and marked "
-        "TIMED_OUT (RunPod's default execution timeout). 0: no limit."
-    )
-    local_endpoint_stop_timeout_s: float = Field(
-        30.0, gt=0, description="On SIGTERM/SIGINT the local endpoint gives its worker this "
-        "long to finish the jobs in flight before it kills it (a second Ctrl-C kills at once)."
+        "read, such as a folder of images on the network volume (symlinks are resolved and "
+        "must stay inside). Unset: local files are refused."
     )
 
     # --- Model storage --------------------------------------------------------------------
@@ -187,12 +187,14 @@ class Settings(BaseSettings):
     base_path: Path = Field(
         Path("/runpod-volume"), description="Where RunPod mounts a network volume. When this "
         "directory exists and the image has no baked model, the Hugging Face cache is "
-        "BASE_PATH/huggingface-cache, so only the first worker downloads the model."
+        "BASE_PATH/huggingface-cache, so only the first worker downloads the model.",
+        json_schema_extra=NOT_ON_HUB,
     )
     baked_model_manifest: Path = Field(
         Path("/models/manifest.json"), description="Manifest that builder/download_model.py "
         "writes when a model is baked into the image. When it exists, its model is served "
-        "whatever MODEL_NAME says and Hugging Face is forced offline."
+        "whatever MODEL_NAME says and Hugging Face is forced offline.",
+        json_schema_extra=NOT_ON_HUB,
     )
 
 
@@ -202,16 +204,27 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def markdown_table() -> str:
-    """The README's configuration table, generated from ``Settings`` (a test keeps them equal)."""
-    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
+def variables(model: type[BaseSettings] = Settings) -> dict[str, FieldInfo]:
+    """A settings model's environment variables (its ``env_prefix`` and the field name,
+    upper-cased), each with its field, in the model's order."""
+    prefix = model.model_config.get("env_prefix", "")
+    return {(prefix + name).upper(): field for name, field in model.model_fields.items()}
+
+
+def markdown_table(model: type[BaseSettings] = Settings, *, hub: bool = True) -> str:
+    """A README configuration table generated from a settings model (a test keeps them equal).
+    ``hub`` adds a column saying whether each variable is on the RunPod Hub's form."""
+    head = ["Variable", "Default", *(["Hub"] if hub else []), "Description"]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, field in variables(model).items():
         default = field.default
         if isinstance(default, Path):
             default = default.relative_to(PROJECT_ROOT) if default.is_relative_to(
                 PROJECT_ROOT) else default
         shown = "unset" if default is None or default == "" else f"`{default}`"
-        rows.append(f"| `{name.upper()}` | {shown} | {field.description} |")
+        cells = [f"`{name}`", shown,
+                 *(["yes" if on_hub(field) else "no"] if hub else []), str(field.description)]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

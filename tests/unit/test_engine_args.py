@@ -1,20 +1,24 @@
 """SGLang flags from environment variables, checked against SGLang's own parser."""
 
 import argparse
+import json
 import re
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
+from runpod_local.settings import LocalSettings
 from sglang_worker.engine.flags import (
     EngineLaunch,
     argv_from_env,
     build_argv,
     explain_rejection,
     flag_table,
+    split_sglang_args,
 )
 from sglang_worker.errors import EngineConfigError
-from sglang_worker.settings import Settings
+from sglang_worker.settings import Settings, variables
 
 GPU = EngineLaunch(model_path="m", port=30000, cpu=False, max_total_tokens=8192)
 CPU = EngineLaunch(model_path="m", port=30000, cpu=True, max_total_tokens=8192)
@@ -50,9 +54,10 @@ def test_flag_table_kinds_aliases_and_reserved_names():
 
 def test_argv_from_env_every_kind():
     env = {"CONTEXT_LENGTH": "4096", "ENABLE_METRICS": "true", "ENABLE_TF32": "false",
-           "GC_THRESHOLD": "10 20 30", "HOST": "0.0.0.0", "PORT": "1", "PATH": "/bin",
-           "SGLANG_ARGS": "--context-length 2048 --log-level 'debug'"}
-    argv, sources = argv_from_env(env, flag_table(small_parser()), GPU)
+           "GC_THRESHOLD": "10 20 30", "HOST": "0.0.0.0", "PORT": "1", "PATH": "/bin"}
+    settings = Settings(sglang_args="--context-length 2048 --log-level 'debug'")
+    launch = replace(GPU, extra_args=split_sglang_args(settings.sglang_args))
+    argv, sources = argv_from_env(env, flag_table(small_parser()), launch)
     assert argv[:6] == ["--model-path", "m", "--host", "127.0.0.1", "--port", "30000"]
     rest = argv[6:]
     assert rest[:2] == ["--context-length", "4096"]
@@ -85,6 +90,23 @@ def test_cpu_defaults_unless_the_user_set_them():
     argv, _ = argv_from_env({"DEVICE": "xpu", "MAX_TOTAL_TOKENS": "99"},
                             {}, CPU)
     assert "cpu" not in argv and "8192" not in argv
+
+
+def test_sglang_args_come_from_the_settings_only_and_a_bad_quote_names_the_variable():
+    launch = replace(GPU, extra_args=split_sglang_args("--chat-template 'a b'"))
+    assert EngineLaunch.from_json(json_of(launch)) == launch
+    argv, sources = argv_from_env({"SGLANG_ARGS": "--ignored 1"}, {}, launch)
+    assert argv[-2:] == ["--chat-template", "a b"] and "--ignored" not in argv
+    assert sources["--chat-template"] == "SGLANG_ARGS"
+    assert split_sglang_args("") == ()
+    with pytest.raises(EngineConfigError, match=r"^SGLANG_ARGS cannot be split shell-style"):
+        split_sglang_args("--chat-template 'a b")
+    with pytest.raises(EngineConfigError, match=r"^GC_THRESHOLD cannot be split shell-style"):
+        argv_from_env({"GC_THRESHOLD": "'10 20"}, flag_table(small_parser()), GPU)
+
+
+def json_of(launch: EngineLaunch) -> str:
+    return json.dumps(asdict(launch))  # as engine.launch_engine passes it
 
 
 def test_explain_rejection_names_the_variable():
@@ -125,7 +147,7 @@ def test_real_parser_accepts_a_good_setting_and_names_the_variable_of_a_bad_one(
     with pytest.raises(EngineConfigError, match="ATTENTION_BACKEND"):
         build_argv({"ATTENTION_BACKEND": "no-such-backend"}, CPU)
     with pytest.raises(EngineConfigError, match="SGLANG_ARGS: unrecognized arguments: --bogus"):
-        build_argv({"SGLANG_ARGS": "--bogus 1"}, CPU)
+        build_argv({}, replace(CPU, extra_args=split_sglang_args("--bogus 1")))
 
 
 def _env_names_sglang_reads() -> set[str]:
@@ -144,7 +166,8 @@ def _env_names_sglang_reads() -> set[str]:
 
 
 def test_worker_settings_shadow_no_sglang_flag_or_sglang_variable(real_table):
-    ours = {name.upper() for name in Settings.model_fields}
+    # The local endpoint's variables reach the worker's engine too (it inherits the environment).
+    ours = set(variables(Settings)) | set(variables(LocalSettings))
     assert "REQUEST_TIMEOUT" in _env_names_sglang_reads()  # the scan does find SGLang's reads
     assert not ours & set(real_table)
     assert not ours & _env_names_sglang_reads()

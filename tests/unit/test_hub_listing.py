@@ -1,11 +1,15 @@
 """The RunPod Hub listing (.runpod/hub.json, .runpod/tests.json) agrees with the worker.
 
 The variables a user can set come from three places, and hub.json lists exactly these:
-- every field of the settings model, which is also exactly the README's configuration table;
+- every field of the worker's settings model that is on the Hub (``on_hub``: not marked
+  ``NOT_ON_HUB``), with the field's bounds as ``min``/``max``; the README's configuration table
+  lists every field, the marked ones too;
 - SGLang server flags set by their upper-case names (``CONTEXT_LENGTH``, ...): each must be a
   real flag of the installed SGLang (its own parser), say which flag in its description, keep
   SGLang's default, and be documented in the README;
 - ``HF_TOKEN``, read by Hugging Face's client.
+The local endpoint's variables (``runpod_local.settings``) and the marked fields (laptop-only, or
+fixed by the image) are never on the Hub's form.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ import json
 import re
 from pathlib import Path
 
+import annotated_types
 import pytest
 
-from sglang_worker.engine.flags import EngineLaunch, build_argv, flag_table
-from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table
+from runpod_local.settings import LocalSettings
+from sglang_worker.engine.flags import EngineLaunch, build_argv, flag_table, split_sglang_args
+from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table, on_hub, variables
 
 HUB = json.loads((PROJECT_ROOT / ".runpod" / "hub.json").read_text(encoding="utf-8"))
 TESTS = json.loads((PROJECT_ROOT / ".runpod" / "tests.json").read_text(encoding="utf-8"))
 ENTRIES = {entry["key"]: entry["input"] for entry in HUB["config"]["env"]}
-SETTINGS = {name.upper(): field for name, field in Settings.model_fields.items()}
+SETTINGS = variables(Settings)
+OFF_HUB = {key for key, field in SETTINGS.items() if not on_hub(field)}
+LOCAL_ENDPOINT = variables(LocalSettings)
 HUGGING_FACE = {"HF_TOKEN"}
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 # RunPod's GPU pools (docs.runpod.io: GPU types) and the cards of each that the tests may name.
@@ -60,9 +68,68 @@ def test_hub_json_the_readme_table_and_the_settings_model_list_the_same_variable
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end")[0]
     assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, re.M)) == table == set(SETTINGS)
-    missing = set(SETTINGS) - set(ENTRIES)
+    missing = set(SETTINGS) - OFF_HUB - set(ENTRIES)
     assert not missing, f"add these settings to .runpod/hub.json: {sorted(missing)}"
     assert len(HUB["config"]["env"]) == len(ENTRIES), "a variable is listed twice"
+
+
+def test_no_local_endpoint_or_marked_variable_is_on_the_hub():
+    laptop_only = {"IMAGE_ALLOW_PRIVATE_URLS", "TINY_MODEL_DIR", "CPU_MAX_TOTAL_TOKENS"}
+    fixed_by_the_image = {"BASE_PATH", "BAKED_MODEL_MANIFEST"}
+    assert laptop_only | fixed_by_the_image == OFF_HUB
+    assert set(LOCAL_ENDPOINT) == {"LOCAL_ENDPOINT_PORT", "LOCAL_ENDPOINT_RUNSYNC_WAIT_S",
+                                   "LOCAL_ENDPOINT_EXECUTION_TIMEOUT_S",
+                                   "LOCAL_ENDPOINT_STOP_TIMEOUT_S"}
+    assert not set(ENTRIES) & OFF_HUB, "a laptop-only or image-fixed variable is on the Hub"
+    assert not set(ENTRIES) & set(LOCAL_ENDPOINT), "a local endpoint variable is on the Hub"
+    assert not set(SETTINGS) & set(LOCAL_ENDPOINT), "the worker's settings hold none of them"
+    assert not any("local development" in entry["description"].lower()
+                   for entry in ENTRIES.values())
+
+
+def bounds(field) -> tuple[float | None, float | None, bool]:
+    """A field's inclusive (min, max) as the Hub takes them, and whether min is exclusive and
+    a float (``gt=0`` on a float has no inclusive minimum)."""
+    low = high = None
+    exclusive = False
+    for rule in field.metadata:
+        if isinstance(rule, annotated_types.Ge):
+            low = rule.ge
+        elif isinstance(rule, annotated_types.Gt):
+            if field.annotation is int:
+                low = rule.gt + 1
+            else:
+                low, exclusive = rule.gt, True
+        elif isinstance(rule, annotated_types.Le):
+            high = rule.le
+        elif isinstance(rule, annotated_types.Lt):
+            assert field.annotation is int, "an exclusive float maximum has no Hub form"
+            high = rule.lt - 1
+    return low, high, exclusive
+
+
+def test_numeric_hub_inputs_carry_the_settings_model_s_bounds():
+    checked = 0
+    for key, entry in ENTRIES.items():
+        if key not in SETTINGS or entry["type"] != "number":
+            continue
+        low, high, exclusive = bounds(SETTINGS[key])
+        if exclusive:  # a float that must be > low: no inclusive min, or one above it
+            assert "min" not in entry or entry["min"] > low, key
+        else:
+            assert entry.get("min") == low, f"{key}: min should be {low}"
+        assert entry.get("max") == high, f"{key}: max should be {high}"
+        if "default" in entry:
+            assert entry.get("min", entry["default"]) <= entry["default"], key
+            assert entry["default"] <= entry.get("max", entry["default"]), key
+        checked += 1
+    assert checked >= 15
+    assert (ENTRIES["ENGINE_PORT"]["min"], ENTRIES["ENGINE_PORT"]["max"]) == (0, 65535)
+    assert (ENTRIES["IMAGE_JPEG_QUALITY"]["min"], ENTRIES["IMAGE_JPEG_QUALITY"]["max"]) == (1, 100)
+    assert ENTRIES["MAX_CONCURRENCY"]["min"] == 1 and ENTRIES["MAX_IMAGE_BYTES"]["min"] == 1
+    for key, entry in ENTRIES.items():
+        if key not in SETTINGS:  # SGLang flags: the Hub does not guess their ranges
+            assert "min" not in entry and "max" not in entry, key
 
 
 def test_every_other_hub_variable_is_a_real_sglang_flag_with_its_default(sglang_parser):
@@ -116,7 +183,8 @@ def test_the_hub_defaults_start_the_worker_and_pass_sglang_s_own_parser(monkeypa
     settings = Settings()
     assert settings.model_name == DEFAULT_MODEL and settings.max_concurrency == 32
     argv = build_argv(env, EngineLaunch(model_path=DEFAULT_MODEL, port=30000, cpu=False,
-                                        max_total_tokens=8192))
+                                        max_total_tokens=8192,
+                                        extra_args=split_sglang_args(settings.sglang_args)))
     assert argv[argv.index("--dtype") + 1] == "auto"
 
 

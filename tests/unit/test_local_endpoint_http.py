@@ -16,8 +16,8 @@ from aiohttp import web
 from runpod_local.__main__ import public_app
 from runpod_local.board import JobBoard
 from runpod_local.job_api import WorkerJobAPI
+from runpod_local.settings import LocalSettings
 from sglang_worker.errors import ImageError
-from sglang_worker.settings import Settings
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -32,7 +32,7 @@ class Endpoint:
 
     async def __aenter__(self) -> Endpoint:
         await self.job_api.start()
-        settings = Settings(local_endpoint_runsync_wait_s=30)
+        settings = LocalSettings(runsync_wait_s=30)
         self.runner = web.AppRunner(public_app(self.board, settings), handler_cancellation=True)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -1,19 +1,42 @@
-"""The README's configuration table is the settings model's, word for word."""
+"""The README's configuration tables are the settings models', word for word: the worker's
+(with whether each variable is on the RunPod Hub) and the local endpoint's."""
 
-from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table
+import pytest
+
+from runpod_local.settings import LocalSettings
+from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table, on_hub, variables
+
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_readme_table_is_generated_from_the_settings_model():
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- settings-table:start -->")[1]
-    section = section.split("<!-- settings-table:end -->")[0]
-    assert section.strip() == markdown_table(), "run `make docs` to regenerate the table"
-    for name in Settings.model_fields:
-        assert f"| `{name.upper()}` |" in section
+def section(marker: str) -> str:
+    return README.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+
+
+@pytest.mark.parametrize(("marker", "model", "table"), [
+    ("settings-table", Settings, markdown_table()),
+    ("local-endpoint-settings-table", LocalSettings, markdown_table(LocalSettings, hub=False)),
+])
+def test_readme_tables_are_generated_from_the_settings_models(marker, model, table):
+    text = section(marker)
+    assert text.strip() == table, "run `make docs` to regenerate the tables"
+    for name in variables(model):
+        assert f"| `{name}` |" in text
+
+
+def test_the_worker_table_says_which_variables_are_not_on_the_hub():
+    text = section("settings-table")
+    assert text.strip().splitlines()[0] == "| Variable | Default | Hub | Description |"
+    for name, field in variables(Settings).items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert row.split(" | ")[2] == ("yes" if on_hub(field) else "no"), name
+    assert "| `LOCAL_ENDPOINT_PORT` |" not in text
+    assert "| `LOCAL_ENDPOINT_PORT` |" in section("local-endpoint-settings-table")
 
 
 def test_every_setting_has_a_description():
-    assert all(field.description for field in Settings.model_fields.values())
+    fields = [*Settings.model_fields.values(), *LocalSettings.model_fields.values()]
+    assert all(field.description for field in fields)
 
 
 def test_security_md_lists_every_limit_and_the_readme_links_it():

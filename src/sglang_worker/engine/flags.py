@@ -8,8 +8,8 @@ Contract, in the order the rules apply:
    ``--context-length ''``). Kinds: a switch (``store_true``) is added when its variable is
    true (1/true/yes/on) and left out when false; a ``--foo/--no-foo`` pair gives ``--foo``
    or ``--no-foo``; a list flag (``nargs`` ``+``/``*``) is split shell-style into several
-   values; anything else is ``--flag value``. A switch value that is neither true nor false
-   is an error.
+   values; anything else is ``--flag value``. A switch value that is neither true nor false,
+   or a list value with an unbalanced quote, is an error naming the variable.
 3. Reserved names the worker owns are never read as flags: ``HOST``, ``PORT``, ``MODEL``,
    ``MODEL_PATH`` (use ``MODEL_NAME``), ``API_KEY`` (the engine listens on loopback and the
    worker is its only client; a key there would only lock the worker out), ``HELP`` and
@@ -19,7 +19,10 @@ Contract, in the order the rules apply:
 4. The worker adds ``--model-path``, ``--host 127.0.0.1`` and ``--port``; on a machine without
    a GPU also ``--device cpu`` and ``--max-total-tokens`` (``CPU_MAX_TOTAL_TOKENS``) unless the
    user set them.
-5. ``SGLANG_ARGS`` is split shell-style and appended last, so it wins over variables.
+5. ``SGLANG_ARGS`` is read once, as ``Settings.sglang_args``: the worker splits it shell-style
+   (``split_sglang_args``; an unbalanced quote is an ``EngineConfigError`` naming it) into
+   ``EngineLaunch.extra_args``, which are appended last, so they win over variables. The
+   variable itself in the engine's environment is not read again.
 6. The whole command line is parsed with SGLang's parser before launch; a rejection is reported
    naming the environment variable that produced the offending flag.
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import shlex
 from collections.abc import Mapping
@@ -56,10 +60,32 @@ class Flag:
 
 @dataclass(frozen=True, slots=True)
 class EngineLaunch:
+    """What the worker decides for the engine's command line; it reaches the engine process as
+    JSON (``from_json``)."""
+
     model_path: str
     port: int
     cpu: bool
     max_total_tokens: int
+    extra_args: tuple[str, ...] = ()  # SGLANG_ARGS, already split
+
+    @classmethod
+    def from_json(cls, text: str) -> EngineLaunch:
+        data = json.loads(text)
+        return cls(**{**data, "extra_args": tuple(data.get("extra_args", ()))})
+
+
+def _split(name: str, raw: str) -> list[str]:
+    try:
+        return shlex.split(raw)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise EngineConfigError(
+            f"{name} cannot be split shell-style: {exc}; quote values as in a shell") from None
+
+
+def split_sglang_args(raw: str) -> tuple[str, ...]:
+    """``SGLANG_ARGS`` (``Settings.sglang_args``) split shell-style into extra server flags."""
+    return tuple(_split("SGLANG_ARGS", raw))
 
 
 def env_name(option: str) -> str:
@@ -118,7 +144,7 @@ def argv_from_env(
             on = _as_bool(name, raw)
             argv.append(flag.option if on else "--no-" + flag.option.removeprefix("--"))
         elif flag.kind == "list":
-            argv += [flag.option, *shlex.split(raw)]
+            argv += [flag.option, *_split(name, raw)]
         else:
             argv += [flag.option, raw]
         sources[flag.option] = name
@@ -128,7 +154,7 @@ def argv_from_env(
         if "MAX_TOTAL_TOKENS" not in env:
             argv += ["--max-total-tokens", str(launch.max_total_tokens)]
             sources["--max-total-tokens"] = "CPU_MAX_TOTAL_TOKENS"
-    extra = shlex.split(env.get("SGLANG_ARGS", ""))
+    extra = list(launch.extra_args)
     for token in extra:
         if token.startswith("--"):
             sources.setdefault(token.split("=", 1)[0], "SGLANG_ARGS")

@@ -3,8 +3,9 @@
 Contract:
 - Run as ``python -m sglang_worker.engine.launcher '<EngineLaunch as JSON>'`` in the engine's
   environment (``engine.launch_engine`` does this).
-- It builds the command line from the environment and checks it with SGLang's own parser
-  (``engine_args.build_argv``). A rejected setting prints one line, ``CONFIG_ERROR_MARKER``
+- It builds the command line from the environment and the ``EngineLaunch`` (the worker's
+  choices, ``SGLANG_ARGS`` among them, already split) and checks it with SGLang's own parser
+  (``flags.build_argv``). A rejected setting prints one line, ``CONFIG_ERROR_MARKER``
   followed by the message naming the variable, and exits 2 before anything heavy starts;
   ``engine.py`` turns that line into a start-up error.
 - Otherwise it runs ``sglang.launch_server`` as ``__main__`` in this same process, exactly as
@@ -15,7 +16,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
 import sys
@@ -28,7 +28,7 @@ CONFIG_ERROR_MARKER = "SGLANG_WORKER_CONFIG_ERROR:"
 
 
 def main(launch_json: str) -> None:
-    launch = EngineLaunch(**json.loads(launch_json))
+    launch = EngineLaunch.from_json(launch_json)
     try:
         argv = build_argv(os.environ, launch)
     except EngineConfigError as error:
