@@ -11,14 +11,22 @@ Contract:
   sends inside its stream is raised after the events before it were yielded. Nothing blocks
   the event loop: image work runs in a thread pool, engine calls are aiohttp.
 - Failures are ``WorkerError``; an ``EngineUnavailable`` while the engine process is gone says
-  that the engine died. Closing ``events`` early (a cancel, a client gone) closes the engine
-  response, so SGLang aborts the generation.
-- ``RequestStats`` collects what the faces log per request: images and their preparation
-  time, time to first output, chunks and tokens. Never content, image data or secrets.
+  that the engine died. The connection drops a moment before the process is seen to have
+  exited (the kernel closes its sockets first), so such a failure waits up to
+  ``ENGINE_DEATH_SETTLE_S`` for the death to show before it is passed on as it came.
+- Closing ``events`` early (a cancel, a client gone) closes the engine response, so SGLang
+  aborts the generation.
+- The engine failures have promised wordings: ``ENGINE_STOPPED`` for a request refused because
+  the engine had already stopped (the job should be retried elsewhere), ``ENGINE_DIED`` for a
+  request in flight when it died.
+- ``RequestStats`` collects what the faces log per request: images, the bytes received for
+  them, how many were re-encoded and their preparation time, time to first output, chunks
+  and tokens. Never content, image data or secrets.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -31,13 +39,21 @@ from sglang_worker.errors import EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, count_image_parts
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 
+ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
+                  "should be retried")
+ENGINE_DIED = "the SGLang engine died while serving this job"
+ENGINE_DEATH_SETTLE_S = 0.5
+
 
 class RequestStats:
-    __slots__ = ("chunks", "image_s", "images", "started", "tokens", "ttft_s")
+    __slots__ = ("chunks", "image_bytes_in", "image_s", "images", "images_changed", "started",
+                 "tokens", "ttft_s")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.images = 0
+        self.image_bytes_in = 0  # bytes of the distinct images as received
+        self.images_changed = 0  # image parts re-encoded (the rest passed through)
         self.image_s = 0.0
         self.ttft_s: float | None = None
         self.chunks = 0
@@ -51,7 +67,8 @@ class RequestStats:
         """The log fields, ``images=... total_s=...``."""
         ttft = f"{self.ttft_s:.3f}" if self.ttft_s is not None else "-"
         tokens = self.tokens if self.tokens is not None else "-"
-        return (f"images={self.images} image_s={self.image_s:.3f} ttft_s={ttft} "
+        return (f"images={self.images} images_changed={self.images_changed} "
+                f"image_bytes_in={self.image_bytes_in} image_s={self.image_s:.3f} ttft_s={ttft} "
                 f"chunks={self.chunks} tokens={tokens} "
                 f"total_s={time.perf_counter() - self.started:.3f}")
 
@@ -63,11 +80,14 @@ class Pipeline:
         client: EngineClient,
         images: ImagePipeline,
         engine_alive: Callable[[], bool],
+        *,
+        death_settle_s: float = ENGINE_DEATH_SETTLE_S,
     ):
         self.info = info
         self.client = client
         self.images = images
         self.engine_alive = engine_alive
+        self.death_settle_s = death_settle_s
 
     async def close(self) -> None:
         """Release the engine connections and the image threads and sessions."""
@@ -76,8 +96,7 @@ class Pipeline:
 
     def check_alive(self) -> None:
         if not self.engine_alive():
-            raise EngineUnavailable("the SGLang engine has stopped; this worker is shutting "
-                                    "down and the job should be retried")
+            raise EngineUnavailable(ENGINE_STOPPED)
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
         if request.body is None:
@@ -90,20 +109,28 @@ class Pipeline:
                 f"Model {self.info.served_model} does not support vision (image) inputs"
             )
         body, report = await self.images.prepare(request.route, request.body)
+        stats.images = report.count
+        stats.image_bytes_in = report.total_bytes_in
+        stats.images_changed = report.changed
         stats.image_s = report.seconds
         return replace(request, body=body)
 
-    def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
-        if self.engine_alive():
-            return error
-        return EngineUnavailable("the SGLang engine died while serving this job")
+    async def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
+        """``ENGINE_DIED`` if the engine process is gone (or goes within the settle time),
+        else ``error`` as it came."""
+        deadline = time.monotonic() + self.death_settle_s
+        while self.engine_alive():
+            if time.monotonic() >= deadline:
+                return error
+            await asyncio.sleep(0.01)
+        return EngineUnavailable(ENGINE_DIED)
 
     async def call(self, request: EngineRequest, stats: RequestStats) -> Any:
         request = await self._prepare(request, stats)
         try:
             response = await self.client.call(request)
         except EngineUnavailable as error:
-            raise self._engine_died(error) from None
+            raise await self._engine_died(error) from None
         stats.first_output()
         stats.tokens = completion_tokens(response)
         return response
@@ -125,4 +152,4 @@ class Pipeline:
                     if error is not None:
                         raise error
         except EngineUnavailable as error:
-            raise self._engine_died(error) from None
+            raise await self._engine_died(error) from None
