@@ -1,8 +1,10 @@
 """The engine process's entry point: build the flags, check them, then become SGLang's server.
 
 Contract:
-- Run as ``python -m sglang_worker.engine.launcher '<EngineLaunch as JSON>'`` in the engine's
-  environment (``engine.launch_engine`` does this).
+- Run as ``python -m sglang_worker.engine.launcher`` in the engine's environment, with the
+  ``EngineLaunch`` as JSON in ``LAUNCH_VARIABLE`` (``engine.launch_engine`` does this). Not on
+  the command line: ``SGLANG_ARGS`` rides in it, and a command line is world-readable (``ps``)
+  where the environment is not. The variable is removed before SGLang starts its processes.
 - It builds the command line from the environment and the ``EngineLaunch`` (the worker's
   choices, ``SGLANG_ARGS`` among them, already split) and checks it with SGLang's own parser
   (``flags.build_argv``). A rejected setting prints one line, ``CONFIG_ERROR_MARKER``
@@ -25,6 +27,7 @@ from sglang_worker.engine.redaction import redact_argv
 from sglang_worker.errors import EngineConfigError
 
 CONFIG_ERROR_MARKER = "SGLANG_WORKER_CONFIG_ERROR:"
+LAUNCH_VARIABLE = "SGLANG_WORKER_LAUNCH"
 
 
 def main(launch_json: str) -> None:
@@ -40,4 +43,4 @@ def main(launch_json: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(os.environ.pop(LAUNCH_VARIABLE))

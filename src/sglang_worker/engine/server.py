@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from sglang_worker.engine.flags import EngineLaunch, split_sglang_args
-from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER
+from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
 from sglang_worker.engine.model_source import (
     ModelSource,
     has_cuda_gpu,
@@ -222,9 +222,10 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     )
     log.info("starting SGLang on %s: model=%s port=%d", "cpu" if launch.cpu else "gpu",
              model, launch.port)
-    env = engine_environment(cpu=launch.cpu, model=source)
+    env = {**engine_environment(cpu=launch.cpu, model=source),
+           LAUNCH_VARIABLE: json.dumps(asdict(launch))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sglang_worker.engine.launcher", json.dumps(asdict(launch))],
+        [sys.executable, "-m", "sglang_worker.engine.launcher"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=env, start_new_session=True, preexec_fn=_die_with_parent,
     )

@@ -86,7 +86,8 @@ def engine_pid(worker: subprocess.Popen) -> int:
 async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
     job_api, start_worker, tiny_text_model
 ):
-    worker, log_path = start_worker(tiny_text_model, MAX_CONCURRENCY="4")
+    worker, log_path = start_worker(tiny_text_model, MAX_CONCURRENCY="4",
+                                    SGLANG_ARGS="--log-level info")
     done = await run_job(job_api, "chat", {"openai_route": "/v1/chat/completions",
                                            "openai_input": CHAT}, timeout=300)
     assert done.output[0]["object"] == "chat.completion", log_path.read_text()[-3000:]
@@ -111,7 +112,11 @@ async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
     async with asyncio.timeout(60):
         while not killed.streamed:
             await asyncio.sleep(0.05)
-    os.killpg(engine_pid(worker), signal.SIGKILL)
+    engine = engine_pid(worker)
+    # The launch (SGLANG_ARGS among it) rides in the environment, never on a world-readable
+    # command line.
+    assert psutil.Process(engine).cmdline()[1:] == ["-m", "sglang_worker.engine.launcher"]
+    os.killpg(engine, signal.SIGKILL)
     killed_at = time.monotonic()
     assert await job_api.board.wait_final(killed, 10)
     failed_after = time.monotonic() - killed_at
