@@ -34,6 +34,14 @@ OFF_HUB = {key for key, field in SETTINGS.items() if not on_hub(field)}
 LOCAL_ENDPOINT = variables(LocalSettings)
 HUGGING_FACE = {"HF_TOKEN"}
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+# The Hub's own test run (.runpod/tests.json): a model that fits a 16 GB card, a common card, and
+# a timeout per test that covers a cold start (an image pull and a model download included).
+SMALL_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+SCARCE_GPUS = {"NVIDIA GeForce RTX 4090", "NVIDIA H100 80GB HBM3", "NVIDIA H200"}
+COLD_START_MS = 600_000
+# RunPod matches allowedCudaVersions exactly (its API: "matching is exact"; a version no host
+# reports matches nothing): the base image's CUDA 13.0 and each newer 13.x a host may report.
+CUDA_VERSIONS = ["13.0", "13.1", "13.2", "13.3"]
 # RunPod's GPU pools (docs.runpod.io: GPU types) and the cards of each that the tests may name.
 POOLS = {"ADA_24": {"NVIDIA GeForce RTX 4090"},
          "AMPERE_24": {"NVIDIA RTX A5000", "NVIDIA L4", "NVIDIA GeForce RTX 3090"},
@@ -204,9 +212,15 @@ def test_the_listing_targets_the_gpus_and_cuda_of_the_base_image():
     assert isinstance(config["containerDiskInGb"], int) and config["containerDiskInGb"] >= 50
     assert set(config["gpuIds"].split(",")) <= set(POOLS)
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
-    cuda_major = re.search(r"lmsysorg/sglang:\S+-cu(\d\d)\d", dockerfile).group(1)
-    assert config["allowedCudaVersions"] and all(
-        v.split(".")[0] == cuda_major for v in config["allowedCudaVersions"])
+    cuda_major, cuda_minor = re.search(r"lmsysorg/sglang:\S+-cu(\d\d)(\d)", dockerfile).groups()
+    # An exact list, not a minimum: every minor version of the image's CUDA major from its own
+    # minor up, so a host on a newer driver of that major is not left out.
+    assert config["allowedCudaVersions"] == CUDA_VERSIONS
+    assert CUDA_VERSIONS[0] == f"{cuda_major}.{cuda_minor}"
+    assert all(re.fullmatch(rf"{cuda_major}\.\d+", v) for v in CUDA_VERSIONS)
+    minors = [int(v.split(".")[1]) for v in CUDA_VERSIONS]
+    assert minors == list(range(minors[0], minors[0] + len(minors))), "no gap in the list"
+    assert f"CUDA {CUDA_VERSIONS[0]} and newer" in dockerfile
     for preset in config["presets"]:
         assert preset["defaults"]["MODEL_NAME"].startswith("Qwen/Qwen2.5-VL-")
 
@@ -218,9 +232,25 @@ def test_the_hub_test_jobs_send_an_image_on_the_listing_s_own_configuration():
     content = image_job["input"]["openai_input"]["messages"][0]["content"]
     assert any(part.get("type") == "image_url"
                and part["image_url"]["url"].startswith("data:image/") for part in content)
-    assert all(isinstance(test["timeout"], int) for test in TESTS["tests"])
     config = TESTS["config"]
     assert config["allowedCudaVersions"] == HUB["config"]["allowedCudaVersions"]
     pools = HUB["config"]["gpuIds"].split(",")
     assert any(config["gpuTypeId"] in POOLS[pool] for pool in pools)
-    assert {"key": "MODEL_NAME", "value": DEFAULT_MODEL} in config["env"]
+    assert config["gpuTypeId"] not in SCARCE_GPUS, "the Hub's test must not wait for a scarce card"
+
+
+def test_every_hub_test_may_land_on_a_cold_worker():
+    """Any test may be the first job of a new worker (no warm worker is promised), so each one
+    gets the cold-start budget: image pull, model download and engine start, then the job."""
+    for test in TESTS["tests"]:
+        assert isinstance(test["timeout"], int), test["name"]
+        assert test["timeout"] >= COLD_START_MS, f"{test['name']}: {test['timeout']} ms"
+
+
+def test_the_hub_test_model_is_small_enough_for_a_16_gb_card():
+    env = {entry["key"]: entry["value"] for entry in TESTS["config"]["env"]}
+    assert env["MODEL_NAME"] == SMALL_MODEL
+    assert env["MODEL_NAME"] in {p["defaults"]["MODEL_NAME"] for p in HUB["config"]["presets"]}
+    # 3.75 B parameters in bfloat16 are 7.5 GB of weights; a bounded context keeps the KV cache
+    # and the vision encoder's activations well inside the rest of a 16 GB card.
+    assert int(env["CONTEXT_LENGTH"]) <= 8192
