@@ -13,6 +13,9 @@ Contract:
   conflict, instead of quietly changing the engine the image was released with.
 - A version that is not PEP 440 (some distribution packages carry one) cannot be a pip
   constraint; it is listed as a comment, and ``--check`` still compares it.
+- A distribution whose metadata has no version (a broken or half-removed install) cannot be
+  pinned either: it is listed as a comment, and a warning on stderr names it and where it lies,
+  so the build goes on and says what it could not protect.
 - ``--check FILE`` compares the installed versions with FILE and prints every pinned package
   that is missing or at another version; exit 1 if there is one, 0 otherwise.
 
@@ -30,20 +33,34 @@ from pathlib import Path
 from packaging.utils import canonicalize_name as canonical
 from packaging.version import InvalidVersion, Version
 
+NO_VERSION = "no version in its metadata: not pinned"
 
-def installed() -> dict[str, tuple[str, str]]:
-    """Canonical name -> (name as published, version), first on ``sys.path`` wins."""
-    found: dict[str, tuple[str, str]] = {}
+
+def installed() -> dict[str, tuple[str, str | None]]:
+    """Canonical name -> (name as published, version or None), first on ``sys.path`` wins."""
+    found: dict[str, tuple[str, str | None]] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
-            found.setdefault(canonical(name), (name, dist.version))
+            found.setdefault(canonical(name), (name, dist.version or None))
     return found
 
 
-def constraints(packages: dict[str, tuple[str, str]]) -> list[str]:
+def unversioned(packages: dict[str, tuple[str, str | None]]) -> list[str]:
+    """One warning per distribution that has no version, naming where its metadata lies."""
+    where = {canonical(d.metadata["Name"]): getattr(d, "_path", None)
+             for d in metadata.distributions() if d.metadata["Name"] and not d.version}
+    return [f"{name} has no version in its metadata ({where.get(key) or 'location unknown'}): "
+            "it is not pinned, so installing the worker could replace it"
+            for key, (name, version) in sorted(packages.items()) if version is None]
+
+
+def constraints(packages: dict[str, tuple[str, str | None]]) -> list[str]:
     lines = []
     for _key, (name, version) in sorted(packages.items()):
+        if version is None:
+            lines.append(f"# {name}  ({NO_VERSION})")
+            continue
         try:
             Version(version)
         except InvalidVersion:
@@ -53,7 +70,8 @@ def constraints(packages: dict[str, tuple[str, str]]) -> list[str]:
     return lines
 
 
-def moved(pinned_lines: list[str], packages: dict[str, tuple[str, str]]) -> list[str]:
+def moved(pinned_lines: list[str],
+          packages: dict[str, tuple[str, str | None]]) -> list[str]:
     """Every pinned package that is missing now or at another version."""
     problems = []
     for line in pinned_lines:
@@ -64,6 +82,8 @@ def moved(pinned_lines: list[str], packages: dict[str, tuple[str, str]]) -> list
         now = packages.get(canonical(name))
         if now is None:
             problems.append(f"{name} {version} was removed")
+        elif now[1] is None:
+            problems.append(f"{name} {version} lost its version (its metadata is broken)")
         elif now[1] != version:
             problems.append(f"{name} moved from {version} to {now[1]}")
     return problems
@@ -75,6 +95,8 @@ def main(argv: list[str]) -> int:
                         help="compare the installed packages with a file this script wrote")
     args = parser.parse_args(argv)
     packages = installed()
+    for warning in unversioned(packages):
+        print(f"base_constraints: warning: {warning}", file=sys.stderr)
     if args.check is None:
         print("# Every package installed before the worker's; written by "
               "builder/base_constraints.py")

@@ -11,7 +11,13 @@ Contract:
   (``/models/huggingface``). The manifest records the commit the files came from. In offline
   mode (``HF_HUB_OFFLINE=1``) it resolves from that cache alone and never touches the network.
 - A local directory is copied to ``--models-dir/local/<its name>``: the image must hold the
-  files themselves. ``MODEL_REVISION`` does not apply to it.
+  files themselves. ``MODEL_REVISION`` does not apply to it. In the image build the directory
+  comes from the build machine as BuildKit's named context ``model-source``, bind-mounted at
+  ``/model-source`` for this step only (``--build-context model-source=/path/to/model
+  --build-arg MODEL_NAME=/model-source``).
+- A ``MODEL_NAME`` written as a path (it starts with ``/``, ``./``, ``../`` or ``~``) that is not
+  a directory fails at once with a message that says how to hand the directory to the build,
+  instead of being sent to the hub as a repository id.
 - ``TOKENIZER_NAME``, when set and different from the model, is fetched the same way, its
   tokenizer and processor files only (``TOKENIZER_FILES``).
 - The token is read from the BuildKit secret file ``/run/secrets/HF_TOKEN`` (``--token-file``),
@@ -48,6 +54,32 @@ TOKENIZER_FILES = ["*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja", "*.py"
 
 class BakeError(Exception):
     """The model cannot be baked; the message says why."""
+
+
+PATH_PREFIXES = ("/", "./", "../", "~")
+BUILD_CONTEXT_HINT = ("a directory on the build machine reaches the build only as the named "
+                      "context model-source: docker build --build-context "
+                      "model-source=/path/to/model --build-arg MODEL_NAME=/model-source ...")
+
+
+def looks_like_a_path(name: str) -> bool:
+    """A hub id is ``org/name``; anything written as a file-system path is meant as one."""
+    return name.startswith(PATH_PREFIXES) or name in (".", "..")
+
+
+def local_directory(name: str, what: str) -> Path | None:
+    """The directory ``name`` names, None for a hub id; BakeError for a path with no directory."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not any(path.iterdir()):
+            # /model-source is an empty directory when the build names no model-source context.
+            raise BakeError(f"{what}={name} is an empty directory; {BUILD_CONTEXT_HINT}")
+        return path
+    if not looks_like_a_path(name):
+        return None
+    if path.exists():
+        raise BakeError(f"{what}={name} is a file, not a model directory")
+    raise BakeError(f"{what}={name} is a path, but no directory is there; {BUILD_CONTEXT_HINT}")
 
 
 def say(message: str) -> None:
@@ -99,18 +131,20 @@ def bake(*, model: str, revision: str | None, tokenizer: str | None, quantizatio
                         "volume mounted there would hide the baked model")
     cache = models_dir / "huggingface"
     commit = None
-    if Path(model).is_dir():
+    source = local_directory(model, "MODEL_NAME")
+    tokenizer_source = local_directory(tokenizer, "TOKENIZER_NAME") if tokenizer else None
+    if source is not None:
         if revision:
             say(f"MODEL_REVISION={revision} does not apply to a local directory; ignored")
             revision = None
-        model_path = from_directory(Path(model), models_dir)
+        model_path = from_directory(source, models_dir)
     else:
         say(f"fetching {model} at revision {revision or 'main'} into {cache}")
         model_path, commit = from_hub(model, revision, cache, token)
     tokenizer_path = None
     if tokenizer and tokenizer != model:
-        if Path(tokenizer).is_dir():
-            tokenizer_path = from_directory(Path(tokenizer), models_dir)
+        if tokenizer_source is not None:
+            tokenizer_path = from_directory(tokenizer_source, models_dir)
         else:
             say(f"fetching the tokenizer {tokenizer} into {cache}")
             tokenizer_path, _ = from_hub(tokenizer, None, cache, token, TOKENIZER_FILES)

@@ -37,6 +37,16 @@ def args_defaults() -> dict[str, str]:
     return found
 
 
+def froms() -> list[str]:
+    return [rest for keyword, rest in DOCKER if keyword == "FROM"]
+
+
+def run_index(needle: str) -> int:
+    (index,) = [i for i, (keyword, rest) in enumerate(DOCKER)
+                if keyword == "RUN" and needle in rest]
+    return index
+
+
 def test_hadolint_passes():
     hadolint = Path(sys.executable).with_name("hadolint")
     assert hadolint.exists(), "hadolint comes with builder/requirements-dev.txt (make setup)"
@@ -51,8 +61,9 @@ def test_the_base_image_is_the_sglang_version_the_cpu_environment_installs():
     version = (BUILDER / "SGLANG_VERSION").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.post\d+)?", version)
     assert args_defaults()["SGLANG_VERSION"] == version, "Dockerfile ARG SGLANG_VERSION"
-    (base,) = [rest for keyword, rest in DOCKER if keyword == "FROM"]
-    assert base == "lmsysorg/sglang:v${SGLANG_VERSION}-cu130"
+    # A tag by default; --build-arg SGLANG_IMAGE=...@sha256:<digest> pins the exact image.
+    assert args_defaults()["SGLANG_IMAGE"] == "lmsysorg/sglang:v${SGLANG_VERSION}-cu130"
+    assert froms() == ["scratch AS model-source", "${SGLANG_IMAGE}"]
     assert metadata.version("sglang") == version, "the CPU environment: run `make setup`"
     setup = (BUILDER / "setup_cpu_env.sh").read_text(encoding="utf-8")
     assert '"$builder/SGLANG_VERSION"' in setup and "sglang==$sglang_version" in setup
@@ -209,3 +220,107 @@ def test_a_version_pip_cannot_take_as_a_constraint_is_listed_as_a_comment():
     lines = base_constraints.constraints({"a": ("a", "1.0"), "b": ("b", "2.7.7ubuntu4")})
     assert lines[0] == "a==1.0"
     assert lines[1].startswith("# b==2.7.7ubuntu4")
+
+
+# --- Layer order: the weights are downloaded once ---------------------------------------------
+
+def test_the_model_layer_comes_before_the_requirements_and_the_code():
+    """A requirements or code change must not invalidate the layer of weights: the bake step
+    comes first, and nothing it copies is a file those changes touch."""
+    bake, install = run_index("download_model.py"), run_index("-r builder/requirements.txt")
+    assert bake < install < run_index("handler.py --help")
+    before_bake = [rest for keyword, rest in DOCKER[:bake] if keyword == "COPY"]
+    assert before_bake == ["builder/download_model.py builder/"], before_bake
+    copies_after = [rest for keyword, rest in DOCKER[bake:] if keyword == "COPY"]
+    assert any("builder/requirements.txt" in c for c in copies_after)
+    assert any(c.startswith("src/") for c in copies_after)
+
+
+def test_a_local_model_directory_comes_in_as_a_named_context_mounted_for_the_bake_only():
+    (bake,) = [rest for keyword, rest in DOCKER
+               if keyword == "RUN" and "download_model.py" in rest]
+    assert "--mount=type=bind,from=model-source,target=/model-source" in bake
+    # The default stage is empty; --build-context model-source=DIR replaces it.
+    assert "scratch AS model-source" in froms()
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "--build-context model-source=" in readme
+
+
+def bake_local(tmp_path, model: str, **kw) -> dict:
+    return download_model.bake(model=model, revision=kw.get("revision"),
+                               tokenizer=kw.get("tokenizer"), quantization=None,
+                               models_dir=tmp_path / "models",
+                               manifest=tmp_path / "models" / "manifest.json",
+                               base_path=tmp_path / "volume", token=None)
+
+
+def test_a_local_model_directory_is_copied_and_recorded(tmp_path):
+    source = tmp_path / "model-source"
+    source.mkdir()
+    (source / "config.json").write_text('{"vocab_size": 7}')
+    record = bake_local(tmp_path, str(source), revision="main")
+    copied = Path(record["model_path"])
+    assert copied == tmp_path / "models" / "local" / "model-source"
+    assert (copied / "config.json").read_text() == '{"vocab_size": 7}'
+    assert record["revision"] is None and record["commit"] is None
+
+
+@pytest.mark.parametrize("name", ["/model-source", "/no/such/model", "./models/mine",
+                                  "~/no-such-model-here"])
+def test_a_path_with_no_model_fails_with_how_to_hand_it_to_the_build(tmp_path, name, capsys):
+    if name == "/model-source":  # what the build sees without --build-context: an empty dir
+        name = str(tmp_path / "model-source")
+        Path(name).mkdir()
+    with pytest.raises(download_model.BakeError) as caught:
+        bake_local(tmp_path, name)
+    message = str(caught.value)
+    assert message.startswith(f"MODEL_NAME={name} ")
+    assert "--build-context model-source=/path/to/model" in message
+    assert "--build-arg MODEL_NAME=/model-source" in message
+    assert not (tmp_path / "models" / "manifest.json").exists()
+
+
+def test_the_command_line_says_the_reason_in_one_line_and_exits_1(tmp_path):
+    done = subprocess.run([sys.executable, str(BUILDER / "download_model.py"), "--model",
+                           "/no/such/model", "--models-dir", str(tmp_path / "models"),
+                           "--base-path", str(tmp_path / "volume")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("download_model: failed: MODEL_NAME=/no/such/model is a path")
+
+
+def test_a_hub_id_is_not_taken_for_a_path():
+    assert not download_model.looks_like_a_path("Qwen/Qwen2.5-VL-3B-Instruct")
+    assert download_model.local_directory("Qwen/Qwen2.5-VL-3B-Instruct", "MODEL_NAME") is None
+
+
+# --- A base package with no version ------------------------------------------------------------
+
+def test_a_distribution_with_no_version_is_named_not_a_type_error(tmp_path):
+    """A broken .dist-info (METADATA with no Version) in the base image: the constraints list it
+    as a comment, a warning names it and its location, and the build goes on."""
+    site = tmp_path / "site"
+    info = site / "broken_pkg-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-pkg\n")
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, str(BUILDER / "base_constraints.py")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "# broken-pkg  (no version in its metadata: not pinned)" in done.stdout.splitlines()
+    assert ("base_constraints: warning: broken-pkg has no version in its metadata "
+            f"({info})") in done.stderr
+    pinned = tmp_path / "base.txt"
+    pinned.write_text(done.stdout)
+    check = subprocess.run([sys.executable, str(BUILDER / "base_constraints.py"), "--check",
+                            str(pinned)], capture_output=True, text=True, env=env, timeout=60)
+    assert check.returncode == 0, check.stderr
+
+
+def test_the_constraints_of_a_package_with_no_version_are_a_comment():
+    lines = base_constraints.constraints({"a": ("a", "1.0"), "b": ("b", None)})
+    assert lines == ["a==1.0", "# b  (no version in its metadata: not pinned)"]
+    assert base_constraints.moved(["b==2.0"], {"b": ("b", None)}) == [
+        "b 2.0 lost its version (its metadata is broken)"]
