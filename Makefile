@@ -5,7 +5,7 @@ TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
 DEMO_INPUT ?= test_input_with_base64_images.json
 
-.PHONY: setup models demo test unit integration lint docs fuzz serve bench soak
+.PHONY: setup models demo test unit integration lint docs fuzz serve serve-lb bench soak
 
 setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
@@ -22,6 +22,11 @@ demo: models
 PORT ?= 8000
 serve: models
 	$(PY) -m runpod_local --port $(PORT)
+
+# The worker in load-balancing mode on 127.0.0.1:$(PORT): the OpenAI API served straight from
+# the worker (base_url http://127.0.0.1:$(PORT)/v1), as a load-balancing endpoint runs it.
+serve-lb: models
+	WORKER_MODE=lb PORT=$(PORT) LB_HOST=127.0.0.1 $(PY) handler.py
 
 docs: setup
 	$(PY) scripts/update_readme_table.py

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from runpod_local.board import JobBoard
-from runpod_local.request_body import parse_json_object
+from sglang_worker.http.body import parse_json_object
 
 POLL_S = 5.0  # long-poll hold: bounds how long a SIGTERMed SDK loop takes to notice
 MAX_POST_BYTES = 1024 * 1024 * 1024  # a job-done carries every yield; loopback and trusted

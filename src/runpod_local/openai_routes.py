@@ -36,13 +36,14 @@ from runpod_local.openai_relay import (
     stream_epilogue,
 )
 from runpod_local.public_api import PREFIXES, cancel_on_disconnect
-from runpod_local.request_body import OPENAI_LIMIT, BodyTooLarge, parse_json_object, read_body
+from runpod_local.request_body import OPENAI_LIMIT
+from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
 from sglang_worker.http.responses import (
     NO_RETRY,
+    SSEWriter,
     error_response,
     json_response,
     sse_bytes,
-    stream_sse,
 )
 
 
@@ -94,11 +95,12 @@ class OpenAIRoutes:
             await self.board.wait_change(job, version, None)
 
     async def _relay(self, request: web.Request, job: Job) -> web.StreamResponse:
-        response = await stream_sse(request, self._streamed(job))
-        if response is None:
+        writer = SSEWriter(request)
+        async for chunk in self._streamed(job):
+            await writer.write(chunk)
+        if not writer.started:
             return self._answer(job)
         epilogue = stream_epilogue(job)
         if epilogue:
-            await response.write(epilogue)
-        await response.write_eof()
-        return response
+            await writer.write(epilogue)
+        return await writer.finish()

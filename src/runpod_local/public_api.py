@@ -30,15 +30,8 @@ from aiohttp import web
 
 from runpod_local.board import JobBoard
 from runpod_local.jobs import Job, status_view, stream_view
-from runpod_local.request_body import (
-    RUN_LIMIT,
-    RUNSYNC_LIMIT,
-    SMALL_LIMIT,
-    BodyTooLarge,
-    parse_json_object,
-    read_body,
-    runsync_wait_s,
-)
+from runpod_local.request_body import RUN_LIMIT, RUNSYNC_LIMIT, SMALL_LIMIT, runsync_wait_s
+from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
 from sglang_worker.http.responses import on_disconnect
 
 PREFIXES = ("", "/v2/{endpoint_id}")

@@ -2,9 +2,12 @@
 
 Contract:
 - Modes: ``--test_input`` (or a ``test_input.json`` here, when not deployed) runs that one job
-  through the real handler and prints its result (``local_run``). Otherwise the RunPod SDK's
-  ``runpod.serverless.start`` runs unchanged: deployed when ``RUNPOD_WEBHOOK_GET_JOB`` is set,
-  or the SDK's own ``--rp_serve_api`` server. Without either, the worker says what to pass.
+  through the real handler and prints its result (``local_run``). ``WORKER_MODE=lb`` (without
+  ``--test_input``) serves the HTTP API of a load-balancing endpoint (``http.serve``); the
+  SDK's job loop does not run, and a ``test_input.json`` is not read. Otherwise the RunPod
+  SDK's ``runpod.serverless.start`` runs unchanged: deployed when ``RUNPOD_WEBHOOK_GET_JOB`` is
+  set, or the SDK's own ``--rp_serve_api`` server. Without either, the worker says what to
+  pass.
 - The engine is started and healthy before the SDK is started, so no job is pulled early. A
   start-up failure prints its reason (with the engine's last output) and exits 1.
 - If the engine dies while serving, new jobs fail at once, in-flight jobs fail as their
@@ -32,6 +35,7 @@ from typing import Any
 
 from sglang_worker.engine import Engine, EngineClient, EngineInfo, launch_engine
 from sglang_worker.errors import StartupError, WorkerError
+from sglang_worker.http.serve import serve as serve_lb
 from sglang_worker.images import ImagePipeline, limit_pillow_pixels
 from sglang_worker.jobs import Worker
 from sglang_worker.jobs.local_run import load_test_input, run_job
@@ -58,9 +62,21 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return known
 
 
+def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine) -> Pipeline:
+    return Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
+                    lambda: engine.alive)
+
+
 def make_worker(settings: Settings, info: EngineInfo, engine: Engine) -> Worker:
-    return Worker(Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
-                           lambda: engine.alive))
+    return Worker(make_pipeline(settings, info, engine))
+
+
+def _serve_lb(settings: Settings) -> int:
+    def start() -> tuple[Engine, Pipeline]:
+        engine, info = launch_engine(settings)
+        return engine, make_pipeline(settings, info, engine)
+
+    return asyncio.run(serve_lb(settings, start))
 
 
 async def _run_local(worker: Worker, job: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +121,8 @@ def main(argv: list[str]) -> int:
     limit_pillow_pixels(settings.max_image_pixels)
     configure_logging(settings.worker_log_level)
     args = _parse_args(argv)
+    if settings.worker_mode == "lb" and args.test_input is None:
+        return _serve_lb(settings)
     deployed = bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB")) and args.test_input is None
     try:
         job = None if deployed else load_test_input(args.test_input)

@@ -95,9 +95,9 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(
         32,
         ge=1,
-        description="Jobs one worker runs at once. SGLang batches concurrent requests, so a "
-        "worker is mostly waiting on I/O; 32 keeps a GPU busy without queueing jobs that "
-        "another worker could take.",
+        description="Jobs (in lb mode: HTTP requests) one worker runs at once. SGLang batches "
+        "concurrent requests, so a worker is mostly waiting on I/O; 32 keeps a GPU busy "
+        "without queueing jobs that another worker could take.",
     )
     stream_batch_window_ms: float = Field(
         50.0,
@@ -120,6 +120,52 @@ class Settings(BaseSettings):
         "variable. The SDK's own default, DEBUG, prints every streamed output twice: users' "
         "generated text in the endpoint's logs, and a print per chunk. (The SDK's older name, "
         "RUNPOD_DEBUG_LEVEL, is not read.)",
+    )
+
+    # --- Load-balancing mode (WORKER_MODE=lb) ---------------------------------------------
+    # Off the Hub form: a Hub listing deploys one endpoint type, and this project's is queue.
+    worker_mode: Literal["queue", "lb"] = Field(
+        "queue",
+        description="`queue`: take RunPod jobs through the SDK (queue endpoints). `lb`: serve the "
+        "OpenAI-compatible HTTP API on PORT (load-balancing endpoints); the SDK's job loop does "
+        "not run. Explicit, because which variables RunPod sets in each kind of worker is not "
+        "documented well enough to guess from.",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    port: int = Field(
+        80, ge=1, le=65535,
+        description="lb mode: the HTTP port of the API (RunPod's PORT; expose it as an HTTP "
+        "port on the endpoint).",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    port_health: int | None = Field(
+        None, ge=1, le=65535,
+        description="lb mode: the port of `GET /ping` (RunPod's PORT_HEALTH). Unset: PORT.",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    lb_host: str = Field(
+        "0.0.0.0",
+        description="lb mode: the address the API listens on; all interfaces on RunPod, "
+        "127.0.0.1 for `make serve-lb`.",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    lb_max_body_bytes: int = Field(
+        30_000_000, gt=0,
+        description="lb mode: the largest request body (RunPod's load-balancing limit, 30 MB); "
+        "a larger one gets a 413.",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    lb_queue_timeout_s: float = Field(
+        30.0, ge=0,
+        description="lb mode: a request that finds MAX_CONCURRENCY requests in flight waits "
+        "this long for a slot (before its body is read), then gets a 429 with Retry-After.",
+        json_schema_extra=NOT_ON_HUB,
+    )
+    lb_drain_timeout_s: float = Field(
+        60.0, gt=0,
+        description="lb mode: on SIGTERM, how long requests in flight may take to finish "
+        "before the engine is stopped anyway.",
+        json_schema_extra=NOT_ON_HUB,
     )
 
     # --- Images ---------------------------------------------------------------------------

@@ -2,14 +2,8 @@
 
 import pytest
 
-from runpod_local.request_body import (
-    OPENAI_LIMIT,
-    RUN_LIMIT,
-    RUNSYNC_LIMIT,
-    parse_json_object,
-    runsync_wait_s,
-    too_large_message,
-)
+from runpod_local.request_body import OPENAI_LIMIT, RUN_LIMIT, RUNSYNC_LIMIT, runsync_wait_s
+from sglang_worker.http.body import parse_json_object, too_large_message
 
 
 def test_limits_are_runpods_in_decimal_megabytes():

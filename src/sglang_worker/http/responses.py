@@ -6,10 +6,10 @@ Contract:
   error's own, so the OpenAI SDK raises the matching exception class.
 - ``sse_bytes(output)``: a str of SSE text goes out unchanged; any other value is framed as one
   ``data:`` event.
-- ``stream_sse(request, chunks)``: writes every chunk the moment it arrives. The response is
-  prepared at the first chunk, so a request that fails before it still gets a proper HTTP
-  error: it returns ``None`` when there was no chunk, and the prepared response (not yet ended;
-  the caller may write a last event, then ``write_eof``) otherwise.
+- ``SSEWriter(request)``: ``write(chunk)`` sends each chunk the moment it arrives. The response
+  is prepared at the first chunk, so a request that fails before it (``started`` is false)
+  still gets a proper HTTP error; after it, a failure can only be sent in-band. ``finish()``
+  ends the response.
 - ``on_disconnect(awaitable, callback)``: awaits; if the client goes away first (aiohttp
   cancels the handler, or a write fails), runs ``callback`` and re-raises.
 - ``NO_RETRY``: the header that keeps the OpenAI SDK from re-sending a request that must not
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -47,15 +47,25 @@ def sse_bytes(output: Any) -> bytes:
     return f"data: {json.dumps(output, ensure_ascii=False)}\n\n".encode()
 
 
-async def stream_sse(request: web.Request,
-                     chunks: AsyncIterator[bytes]) -> web.StreamResponse | None:
-    response: web.StreamResponse | None = None
-    async for chunk in chunks:
-        if response is None:
-            response = web.StreamResponse(headers=SSE_HEADERS)
-            await response.prepare(request)
-        await response.write(chunk)
-    return response
+class SSEWriter:
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+        self.response: web.StreamResponse | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.response is not None
+
+    async def write(self, chunk: bytes) -> None:
+        if self.response is None:
+            self.response = web.StreamResponse(headers=SSE_HEADERS)
+            await self.response.prepare(self._request)
+        await self.response.write(chunk)
+
+    async def finish(self) -> web.StreamResponse:
+        assert self.response is not None, "finish() before the first chunk"
+        await self.response.write_eof()
+        return self.response
 
 
 async def on_disconnect(awaitable: Awaitable[T], callback: Callable[[], object]) -> T:

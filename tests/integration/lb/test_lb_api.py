@@ -1,0 +1,163 @@
+"""Load-balancing mode on the real SGLang server, driven by the official OpenAI SDK and plain
+HTTP, as a user of a load-balancing endpoint calls it (see conftest: one worker process)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import io
+import json
+from urllib.parse import urlsplit
+
+import aiohttp
+import openai
+import pytest
+from PIL import Image
+
+from tests.support.engine_log import served_between
+from tests.support.image_server import ConnectionCounter
+
+pytestmark = pytest.mark.integration
+
+
+def jpeg_data_url(size=(96, 64)) -> str:
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize(size).convert("RGB").save(buffer, "JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def image_chat(url: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
+                                         {"type": "image_url", "image_url": {"url": url}}]}]
+
+
+@pytest.fixture
+async def client(lb_worker):
+    client = openai.AsyncOpenAI(base_url=lb_worker.openai_base_url, api_key="unused",
+                                max_retries=0, timeout=120)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def model(client) -> str:
+    return (await client.models.list()).data[0].id
+
+
+def test_ping_answered_204_while_starting_then_200(lb_worker):
+    answered = [code for code in lb_worker.pings if code is not None]
+    assert answered[-1] == 200
+    assert answered.count(204) >= 1 and set(answered[:-1]) == {204}, answered
+
+
+async def test_models_list(client, tiny_vl_model):
+    assert [m.id for m in (await client.models.list()).data] == [str(tiny_vl_model)]
+
+
+async def test_the_queue_endpoints_base_url_works_too(lb_worker, tiny_vl_model):
+    async with openai.AsyncOpenAI(base_url=f"{lb_worker.url}/openai/v1", api_key="unused",
+                                  max_retries=0) as client:
+        assert (await client.models.list()).data[0].id == str(tiny_vl_model)
+
+
+async def test_chat_with_a_base64_image_reaches_the_model(client, model):
+    response = await client.chat.completions.create(
+        model=model, messages=image_chat(jpeg_data_url()), max_tokens=8, temperature=0)
+    assert response.object == "chat.completion"
+    assert response.usage.prompt_tokens_details.image_tokens > 0
+
+
+async def test_streaming_arrives_while_sglang_still_generates(client, model, lb_worker):
+    stream = await client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Count."}], max_tokens=200,
+        temperature=0, stream=True, extra_body={"ignore_eos": True})
+    first = await anext(aiter(stream))
+    assert first.choices[0].delta.role == "assistant"
+    assert await asyncio.to_thread(lb_worker.engine_requests) >= 1
+    rest = [chunk async for chunk in stream]
+    assert len(rest) > 10 and rest[-1].choices[0].finish_reason == "length"
+
+
+async def test_a_streamed_image_chat_carries_usage(client, model):
+    stream = await client.chat.completions.create(
+        model=model, messages=image_chat(jpeg_data_url()), max_tokens=8, stream=True,
+        stream_options={"include_usage": True})
+    chunks = [chunk async for chunk in stream]
+    assert chunks[-1].usage.prompt_tokens_details.image_tokens > 0
+
+
+async def test_a_bad_image_is_a_bad_request_naming_the_part(client, model):
+    bad = "data:image/png;base64," + base64.b64encode(b"%PDF-1.7\n%...").decode()
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(model=model, messages=image_chat(bad),
+                                                 stream=stream)
+        assert "detected PDF" in raised.value.body["message"]
+        assert raised.value.body["param"] == "messages[0].content[1]"
+
+
+async def test_a_hostile_image_url_is_refused_with_zero_connections(client, model):
+    async with ConnectionCounter() as listener:
+        for host in ("127.0.0.1", "localhost", "[::ffff:127.0.0.1]"):
+            with pytest.raises(openai.BadRequestError) as raised:
+                await client.chat.completions.create(
+                    model=model, messages=image_chat(f"http://{host}:{listener.port}/x.png"))
+            assert raised.value.body["param"] == "messages[0].content[1]"
+        assert listener.connections == 0
+
+
+def raw_request(url: str, method: str, target: str) -> tuple[int, dict]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request(method, target, body=b"{}" if method == "POST" else None)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_admin_routes_are_404_and_never_reach_sglang(lb_worker):
+    assert raw_request(lb_worker.url, "GET", "/v1/models")[0] == 200
+    for method in ("GET", "POST"):
+        for target in ("/flush_cache", "/server_info", "/get_server_info",
+                       "/release_memory_occupation", "/openai/flush_cache", "/shutdown"):
+            status, body = raw_request(lb_worker.url, method, target)
+            assert status == 404 and body["error"]["type"] == "not_found_error", (target, body)
+        for target in ("/v1/models/../../flush_cache", "/v1/models/%2e%2e/%2e%2e/flush_cache"):
+            status, body = raw_request(lb_worker.url, method, target)
+            assert status == 400 and "is not a valid route" in body["error"]["message"]
+    marker = "/v1/models/tiny-org/qwen2-vl"
+    assert raw_request(lb_worker.url, "GET", marker)[0] == 404  # SGLang's own: no such model
+    assert served_between(lambda: lb_worker.log().splitlines(), "/v1/models", marker) == []
+
+
+async def test_a_client_that_disconnects_mid_stream_aborts_the_engine_request(lb_worker):
+    before = await asyncio.to_thread(lb_worker.engine_requests)
+    body = {"messages": [{"role": "user", "content": "Count."}], "max_tokens": 3000,
+            "ignore_eos": True, "stream": True}
+    async with aiohttp.ClientSession() as http_session, http_session.post(
+            f"{lb_worker.url}/v1/chat/completions", json=body) as response:
+        assert response.status == 200
+        await response.content.readuntil(b"\n\n")
+        assert await asyncio.to_thread(lb_worker.engine_requests) == before + 1
+    for _ in range(150):
+        if await asyncio.to_thread(lb_worker.engine_requests) == before:
+            break
+        await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(lb_worker.engine_requests) == before
+
+
+async def test_a_body_over_the_limit_is_a_413(client, model):
+    big = "data:image/png;base64," + "A" * 30_100_000
+    with pytest.raises(openai.APIStatusError) as raised:
+        await client.chat.completions.create(model=model, messages=image_chat(big))
+    assert raised.value.status_code == 413
+    assert "over the 30 MB limit" in raised.value.message
+
+
+async def test_a_wrong_method_is_a_405(lb_worker):
+    status, body = await asyncio.to_thread(raw_request, lb_worker.url, "GET",
+                                           "/v1/chat/completions")
+    assert status == 405 and "takes POST" in body["error"]["message"]
