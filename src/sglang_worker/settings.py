@@ -186,16 +186,29 @@ class Settings(BaseSettings):
         "decompression-bomb limit."
     )
     image_max_side: int = Field(
-        4096, ge=0, description="Images with a longer side are downscaled to it, keeping the "
-        "aspect ratio. 0: no limit."
+        4096, ge=0, description="For a model whose image processor the worker does not know "
+        "(not Qwen2-VL, Qwen2.5-VL or Qwen3-VL): images with a longer side are downscaled to "
+        "it, keeping the aspect ratio. 0: no limit."
     )
     image_max_pixels: int = Field(
-        16384 * 28 * 28, ge=0, description="Images with more pixels are downscaled to this "
-        "budget, keeping the aspect ratio. The default is Qwen2-VL's largest input "
-        "(12,845,056), so a Qwen-VL model sees no less detail. 0: no limit."
+        16384 * 28 * 28, ge=0, description="Most pixels the worker sends for one image. A "
+        "Qwen-VL model's images are sized to its own processor's maximum or this, whichever "
+        "is lower; other models' images are downscaled to it, keeping the aspect ratio. The "
+        "default is Qwen2-VL's largest input (12,845,056). 0: no limit."
+    )
+    image_low_detail_max_pixels: int = Field(
+        512 * 512, gt=0, description='Pixel budget of an image part with "detail": "low" '
+        "(OpenAI's low-detail image is 512x512), so a big photo costs a small, fixed number "
+        "of image tokens (about 330 for Qwen2.5-VL). Never above IMAGE_MAX_PIXELS."
+    )
+    image_cache_bytes: int = Field(
+        128 * MB, ge=0, description="Memory for prepared images, keyed by a digest of the "
+        "source bytes, so a chat that re-sends its images on every turn decodes each once. "
+        "Least recently used images go first. 0: no cache."
     )
     image_jpeg_quality: int = Field(
-        90, ge=1, le=100, description="JPEG quality used when a changed photo is re-encoded."
+        95, ge=1, le=100, description="JPEG quality (4:4:4, no chroma subsampling) used when "
+        "a changed photo is re-encoded."
     )
     image_workers: int = Field(
         0, ge=0, description="Threads that decode and resize images; they run at a lower CPU "

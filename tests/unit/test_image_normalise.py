@@ -14,7 +14,8 @@ from PIL import Image, ImageFile, JpegImagePlugin
 from sglang_worker.errors import ImageError
 from sglang_worker.images.colour import source_profile
 from sglang_worker.images.format import SUPPORTED, UNKNOWN, detect_format
-from sglang_worker.images.normalise import ImageLimits, fit_within, normalise_image
+from sglang_worker.images.normalise import ImageLimits, normalise_image
+from sglang_worker.images.sizing import fit_within
 from tests.support import image_corpus as corpus
 
 LIMITS = ImageLimits(max_pixels=100_000_000, max_side=4096, target_pixels=12_845_056,

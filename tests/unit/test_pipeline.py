@@ -21,7 +21,7 @@ from sglang_worker.errors import (
     WorkerError,
     sse_error_event,
 )
-from sglang_worker.images import ImageReport
+from sglang_worker.images import ImageReport, PixelGrid
 from sglang_worker.jobs import Worker
 from sglang_worker.jobs.output import job_error
 from sglang_worker.pipeline import Pipeline, RequestStats, build_request
@@ -97,22 +97,29 @@ class FakeClient:
         self.closed = True
 
 
+TINY_PROCESSOR = {"image_processor_type": "Qwen2VLImageProcessor", "min_pixels": 3136,
+                  "max_pixels": 12544, "patch_size": 14, "merge_size": 2}
+
+
 class StubImages:
     """Replaces every image part's URL with a fixed data URL, reporting one re-encoded image."""
 
     def __init__(self) -> None:
         self.prepared: list[str] = []
+        self.grids: list[PixelGrid | None] = []
         self.closed = False
 
-    async def prepare(self, route: str, body: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                        ImageReport]:
+    async def prepare(self, route: str, body: dict[str, Any], grid: PixelGrid | None = None
+                      ) -> tuple[dict[str, Any], ImageReport]:
         self.prepared.append(route)
+        self.grids.append(grid)
         messages = [{**message, "content": [
             {"type": "image_url", "image_url": {"url": PREPARED_URL}}
             if isinstance(part, dict) and part.get("type") == "image_url" else part
             for part in message["content"]]} for message in body["messages"]]
-        return {**body, "messages": messages}, ImageReport(count=1, total_bytes_in=1234,
-                                                           seconds=0.25, changed=1)
+        return {**body, "messages": messages}, ImageReport(
+            count=1, total_bytes_in=1234, seconds=0.25, changed=1,
+            sizes=(((4000, 3000), (112, 84)),), cache_hits=1)
 
     async def close(self) -> None:
         self.closed = True
@@ -122,7 +129,8 @@ def make(client: FakeClient, *, vision: bool = False, engine: FakeEngine | None 
          settle_s: float = 0.5) -> tuple[Pipeline, StubImages, FakeEngine]:
     engine = engine or FakeEngine()
     images = StubImages()
-    info = EngineInfo("http://127.0.0.1:1", "tiny", vision, vocab_size=512)
+    info = EngineInfo("http://127.0.0.1:1", "tiny", vision, vocab_size=512,
+                      model_type="qwen2_vl", image_processor=TINY_PROCESSOR)
     pipeline = Pipeline(info, client, images, lambda: engine.alive,  # type: ignore[arg-type]
                         death_settle_s=settle_s)
     return pipeline, images, engine
@@ -182,6 +190,8 @@ async def test_images_are_prepared_before_the_engine_sees_them_and_counted():
         1, 1, 1234, 0.25)
     summary = stats.summary()
     assert "images=1 images_changed=1 image_bytes_in=1234 image_s=0.250 " in summary
+    assert "image_sizes=4000x3000>112x84 image_cache_hits=1 " in summary
+    assert images.grids == [PixelGrid("Qwen2-VL", 3136, 12544, 28)]
     assert PREPARED_URL not in summary
 
 

@@ -29,6 +29,12 @@ environment and ``StorageFacts`` (what is on disk); ``gather_storage_facts`` rea
 the manifest; ``resolve_model_source`` ties them together, logs the plan and builds the tiny
 model when it is needed. ``ModelSource.apply`` turns a plan into the engine's environment.
 ``has_cuda_gpu()`` answers without importing torch: an NVIDIA driver that lists a GPU.
+
+Once the engine is up, the model's own files answer questions about it (``model_json``: a
+local directory or the hub cache the engine filled, never the network): ``vocab_size`` and
+``model_type`` from ``config.json``, the image processor's ``preprocessor_config.json``, and
+``mm_image_config``, the image settings of the ``--mm-process-config`` the engine was given,
+which SGLang passes to every image-processor call.
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
@@ -56,6 +62,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # A user who points the cache somewhere has decided where downloads go.
 CACHE_VARIABLES = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 PATH_PREFIXES = ("/", "./", "../", "~")
+MM_PROCESS_CONFIG_FLAG = "--mm-process-config"
 
 Origin = Literal["baked", "local", "volume", "container-disk", "tiny"]
 
@@ -260,26 +267,56 @@ def _hub_cache(env: Mapping[str, str]) -> str | None:
     return str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None
 
 
-def vocab_size(model_path: str, env: Mapping[str, str]) -> int | None:
-    """The served model's vocabulary size from its ``config.json`` (a local directory, or the
-    Hugging Face cache the engine has just filled, found through the engine's environment
-    ``env``: on a network volume only the engine's has ``HF_HOME``); None when it cannot be
-    read offline."""
-    config_path: Path | None = Path(model_path) / "config.json"
-    if not config_path.is_file():
+def model_json(model_path: str, filename: str, env: Mapping[str, str]) -> dict[str, Any] | None:
+    """One JSON file of the served model (``config.json``, ``preprocessor_config.json``, ...)
+    from a local directory, or from the Hugging Face cache the engine has just filled, found
+    through the engine's environment ``env`` (on a network volume only the engine's has
+    ``HF_HOME``); None when it cannot be read offline or is not a JSON object."""
+    path: Path | None = Path(model_path) / filename
+    if not path.is_file():
         try:
             from huggingface_hub import try_to_load_from_cache
 
-            cached = try_to_load_from_cache(model_path, "config.json",
-                                            cache_dir=_hub_cache(env))
+            cached = try_to_load_from_cache(model_path, filename, cache_dir=_hub_cache(env))
         except (ImportError, ValueError):
             cached = None
-        config_path = Path(cached) if isinstance(cached, str) else None
-    if config_path is None:
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None:
         return None
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def vocab_size(model_path: str, env: Mapping[str, str]) -> int | None:
+    """The served model's vocabulary size from its ``config.json``; None when unknown."""
+    config = model_json(model_path, "config.json", env) or {}
     size = config.get("vocab_size") or (config.get("text_config") or {}).get("vocab_size")
     return size if isinstance(size, int) and size > 0 else None
+
+
+def model_type(model_path: str, env: Mapping[str, str]) -> str | None:
+    """``config.json``'s ``model_type`` (``qwen2_vl``, ...); None when unknown."""
+    value = (model_json(model_path, "config.json", env) or {}).get("model_type")
+    return value if isinstance(value, str) else None
+
+
+def mm_image_config(env: Mapping[str, str], extra_args: Sequence[str]) -> dict[str, Any]:
+    """The ``image`` settings of the ``--mm-process-config`` the engine gets: from
+    ``SGLANG_ARGS`` (already split; the last occurrence wins, as in SGLang's parser) or else
+    ``MM_PROCESS_CONFIG``. Empty when unset or not a JSON object (SGLang's parser refuses
+    malformed JSON at start-up, so that case never serves)."""
+    raw = env.get("MM_PROCESS_CONFIG") or None
+    for i, arg in enumerate(extra_args):
+        if arg == MM_PROCESS_CONFIG_FLAG and i + 1 < len(extra_args):
+            raw = extra_args[i + 1]
+        elif arg.startswith(MM_PROCESS_CONFIG_FLAG + "="):
+            raw = arg.split("=", 1)[1]
+    try:
+        config = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    image = config.get("image") if isinstance(config, dict) else None
+    return image if isinstance(image, dict) else {}

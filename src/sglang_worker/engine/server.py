@@ -19,7 +19,9 @@ Contract:
   SIGKILLs whatever is left of its process group. The child also gets SIGTERM from the kernel if
   the worker dies without cleaning up (``PR_SET_PDEATHSIG``), so no engine outlives its worker.
 - ``info()`` asks the running server what it serves: the model name clients see and whether it
-  understands images (``has_image_understanding``).
+  understands images (``has_image_understanding``). ``launch_engine`` adds what the model's
+  files say (``model_source``): the vocabulary size, and the model type, image-processor
+  config and ``--mm-process-config`` image settings that decide the image sizes.
 """
 
 from __future__ import annotations
@@ -38,14 +40,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sglang_worker.engine.flags import EngineLaunch, split_sglang_args
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
 from sglang_worker.engine.model_source import (
     ModelSource,
     has_cuda_gpu,
+    mm_image_config,
+    model_json,
+    model_type,
     resolve_model_source,
     vocab_size,
 )
@@ -64,6 +70,11 @@ class EngineInfo:
     served_model: str
     vision: bool
     vocab_size: int | None = None  # None: unknown, token ids are then only checked for sign
+    # What sizes images for the model (images.model_grid reads them): config.json's
+    # model_type, preprocessor_config.json, and --mm-process-config's "image" settings.
+    model_type: str | None = None
+    image_processor: Mapping[str, Any] | None = None
+    mm_image_config: Mapping[str, Any] = field(default_factory=dict)
 
 
 def engine_port(configured: int) -> int:
@@ -232,7 +243,10 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     engine = Engine(process, launch.port, settings, Redactor(env))
     try:
         engine.wait_ready(settings.engine_startup_timeout_s)
-        info = replace(engine.info(), vocab_size=vocab_size(model, env))
+        info = replace(engine.info(), vocab_size=vocab_size(model, env),
+                       model_type=model_type(model, env),
+                       image_processor=model_json(model, "preprocessor_config.json", env),
+                       mm_image_config=mm_image_config(env, launch.extra_args))
     except BaseException:
         engine.stop()
         raise

@@ -9,10 +9,21 @@ Contract:
   e.g. ``messages[0].content[2]``; nothing is dropped silently. With several bad images, the one
   earliest in the request is reported.
 - Order of work: the image count is checked first (MAX_IMAGES_PER_REQUEST); then each distinct
-  source string is prepared once (a chat that re-sends an image downloads and decodes it once),
-  all of them concurrently: fetched (``image_fetch``), read (``image_source``) or decoded from
-  base64, then normalised (``image_normalise``). The byte limits are shared across the request
-  (``image_budget``).
+  source string at each detail is prepared once (a chat that re-sends an image downloads and
+  decodes it once), all of them concurrently: fetched (``image_fetch``), read
+  (``image_source``) or decoded from base64, then normalised (``image_normalise``). The byte
+  limits are shared across the request (``image_budget``).
+- Sizing: ``prepare(route, body, grid)`` sizes every image for the served model's image
+  processor (``grid``, from ``model_grid``; None: the generic IMAGE_MAX_SIDE and
+  IMAGE_MAX_PIXELS), so that SGLang's processor has nothing left to resize and the image
+  tokens are those of the original (``sizing``). ``detail`` (``parts``): ``"low"`` lowers the
+  pixel budget to IMAGE_LOW_DETAIL_MAX_PIXELS; ``"high"``, ``"auto"`` and absent keep the
+  model's maximum (or IMAGE_MAX_PIXELS, whichever is lower).
+- Prepared images are kept in a bounded cache (``prepared_cache``, IMAGE_CACHE_BYTES; 0 turns
+  it off) keyed by a digest of the source (the base64 text of an inline image, the bytes of a
+  downloaded or local one) and the limits: a chat that re-sends a photo on every turn decodes
+  it once per process. URL images are still downloaded every time; only the work on bytes seen
+  before is skipped, so a URL whose content changes is never served stale.
 - Decoding, resizing, encoding and file reads run in a bounded thread pool (IMAGE_WORKERS), never
   on the event loop, so a large image never stalls other jobs' streams. The pool's threads run
   at a lower CPU priority than the loop, and base64 work is sliced (``base64_slices``) so the
@@ -34,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -50,6 +61,8 @@ from sglang_worker.images.parts import (
     find_image_parts,
     replace_image_parts,
 )
+from sglang_worker.images.prepared_cache import PreparedCache, digest_bytes, digest_text
+from sglang_worker.images.sizing import PixelGrid, Size, model_grid
 from sglang_worker.images.source import (
     InlineSource,
     LocalSource,
@@ -61,10 +74,12 @@ from sglang_worker.images.source import (
 )
 from sglang_worker.settings import Settings
 
-__all__ = ["ImagePipeline", "ImageReport", "count_image_parts", "limit_pillow_pixels"]
+__all__ = ["ImagePipeline", "ImageReport", "PixelGrid", "count_image_parts",
+           "limit_pillow_pixels", "model_grid"]
 
 T = TypeVar("T")
 IMAGE_THREAD_NICENESS = 5
+_ENTRY_OVERHEAD = 256  # bytes a cache entry costs beyond its data URL: key, facts, bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +88,35 @@ class ImageReport:
     total_bytes_in: int = 0  # bytes of the distinct images as received
     seconds: float = 0.0
     changed: int = 0  # parts whose image was re-encoded (the rest passed through)
+    sizes: tuple[tuple[Size, Size], ...] = ()  # per distinct image: upright size in, size out
+    cache_hits: int = 0  # distinct images served from the prepared-image cache
+
+    def describe_sizes(self) -> str:
+        """``4000x3000>112x84,640x480`` (an image that kept its size appears once)."""
+        return ",".join(_size_text(a) + ("" if a == b else ">" + _size_text(b))
+                        for a, b in self.sizes) or "-"
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    url: str
+    url: str | None  # None: the source text itself, unchanged (a cache entry keeps no data)
+    mime: str
     changed: bool
+    size_in: Size
+    size_out: Size
+    bytes_in: int
+    cached: bool = False
+
+    @property
+    def cost(self) -> int:
+        return len(self.url or "") + _ENTRY_OVERHEAD
+
+    def url_for(self, source: InlineSource | None) -> str:
+        if self.url is not None:
+            return self.url
+        assert source is not None
+        header = f"data:{self.mime};base64,"
+        return source.text if source.text.startswith(header) else header + source.payload
 
 
 class ImagePipeline:
@@ -90,6 +128,7 @@ class ImagePipeline:
             target_pixels=settings.image_max_pixels,
             jpeg_quality=settings.image_jpeg_quality,
         )
+        self._cache: PreparedCache[_Prepared] = PreparedCache(settings.image_cache_bytes)
         self._fetcher = ImageFetcher(settings)
         self._pool = ThreadPoolExecutor(image_workers(settings.image_workers),
                                         thread_name_prefix="image",
@@ -99,9 +138,10 @@ class ImagePipeline:
         await self._fetcher.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def prepare(self, route: str, body: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                        ImageReport]:
-        """``body`` with every image part replaced by a data URL, and what it took."""
+    async def prepare(self, route: str, body: dict[str, Any], grid: PixelGrid | None = None
+                      ) -> tuple[dict[str, Any], ImageReport]:
+        """``body`` with every image part replaced by a data URL, and what it took; ``grid``
+        is the served model's sizing rules (None: the generic limits)."""
         parts = find_image_parts(route, body)
         if not parts:
             return body, ImageReport()
@@ -112,44 +152,59 @@ class ImagePipeline:
         started = time.perf_counter()
         budget = ImageBudget(per_image=self._settings.max_image_bytes,
                              total=self._settings.max_total_image_bytes)
-        first_use: dict[str, ImagePart] = {}
+        first_use: dict[tuple[str, ImageLimits], ImagePart] = {}
         for part in parts:
-            first_use.setdefault(part.source, part)
+            first_use.setdefault((part.source, self._limits_for(part, grid)), part)
         prepared = await self._prepare_all(parts, first_use, budget)
-        urls = {part.location: prepared[part.source].url for part in parts}
+        urls = {part.location: prepared[part.source, self._limits_for(part, grid)][1]
+                for part in parts}
         report = ImageReport(
             count=len(parts),
             total_bytes_in=budget.used,
             seconds=time.perf_counter() - started,
-            changed=sum(prepared[part.source].changed for part in parts),
+            changed=sum(prepared[part.source, self._limits_for(part, grid)][0].changed
+                        for part in parts),
+            sizes=tuple((p.size_in, p.size_out) for p, _ in prepared.values()),
+            cache_hits=sum(p.cached for p, _ in prepared.values()),
         )
         return replace_image_parts(route, body, urls), report
 
-    async def _prepare_all(self, parts: list[ImagePart], first_use: dict[str, ImagePart],
-                           budget: ImageBudget) -> dict[str, _Prepared]:
-        tasks: dict[str, asyncio.Task[_Prepared]] = {}
+    def _limits_for(self, part: ImagePart, grid: PixelGrid | None) -> ImageLimits:
+        budget = self._limits.target_pixels
+        if part.detail == "low":
+            low = self._settings.image_low_detail_max_pixels
+            budget = min(budget, low) if budget else low
+        return replace(self._limits, grid=grid, target_pixels=budget)
+
+    async def _prepare_all(self, parts: list[ImagePart],
+                           first_use: dict[tuple[str, ImageLimits], ImagePart],
+                           budget: ImageBudget
+                           ) -> dict[tuple[str, ImageLimits], tuple[_Prepared, str]]:
+        tasks: dict[tuple[str, ImageLimits], asyncio.Task[tuple[_Prepared, str]]] = {}
         try:
             # A TaskGroup cancels the other downloads as soon as one image fails.
             async with asyncio.TaskGroup() as group:
-                for source, part in first_use.items():
-                    tasks[source] = group.create_task(self._prepare_one(part, budget))
+                for key, part in first_use.items():
+                    tasks[key] = group.create_task(self._prepare_one(part, key[1], budget))
         except BaseExceptionGroup as failures:
             raise _earliest(failures, parts) from None
-        return {source: task.result() for source, task in tasks.items()}
+        return {key: task.result() for key, task in tasks.items()}
 
-    async def _prepare_one(self, part: ImagePart, budget: ImageBudget) -> _Prepared:
+    async def _prepare_one(self, part: ImagePart, limits: ImageLimits,
+                           budget: ImageBudget) -> tuple[_Prepared, str]:
         try:
             source = classify(part.source)
             if isinstance(source, InlineSource):
                 budget.check_size(estimated_size(source), approximate=True)
-                prepared, size = await self._in_pool(self._inline_to_url, source)
-                budget.take(size, size)
-                return prepared
+                prepared = await self._in_pool(self._inline_to_url, source, limits)
+                budget.take(prepared.bytes_in, prepared.bytes_in)
+                return prepared, prepared.url_for(source)
             if isinstance(source, RemoteSource):
                 data = await self._fetcher.fetch(source.url, budget)
             else:
                 data = await self._local_bytes(source, budget)
-            return await self._in_pool(self._bytes_to_url, data)
+            prepared = await self._in_pool(self._bytes_to_url, data, limits)
+            return prepared, prepared.url_for(None)
         except ImageError as exc:
             # A new error rather than setting ``param`` on this one: aiohttp hands the same
             # resolver exception to every request resolving that host at that moment.
@@ -165,18 +220,33 @@ class ImagePipeline:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(func, *args))
 
-    def _inline_to_url(self, source: InlineSource) -> tuple[_Prepared, int]:
+    def _inline_to_url(self, source: InlineSource, limits: ImageLimits) -> _Prepared:
+        key = (digest_text(source.text, source.payload_start), limits) if self._cache.capacity \
+            else None
+        hit = self._cache.get(key) if key else None
+        if hit is not None:
+            return replace(hit, cached=True)
         data, canonical = decode_inline(source)
-        image = normalise_image(data, self._limits)
-        if not image.changed and canonical:
-            header = f"data:{image.mime};base64,"
-            url = source.text if source.text.startswith(header) else header + source.payload
-            return _Prepared(url, False), len(data)
-        return _Prepared(_data_url(image), image.changed), len(data)
+        image = normalise_image(data, limits)
+        # Canonical base64 of an unchanged image is sent as it came: no copy, no re-encoding.
+        url = None if not image.changed and canonical else _data_url(image)
+        prepared = _Prepared(url, image.mime, image.changed, image.size_in, image.size_out,
+                             len(data))
+        if key:
+            self._cache.put(key, prepared)
+        return prepared
 
-    def _bytes_to_url(self, data: bytes) -> _Prepared:
-        image = normalise_image(data, self._limits)
-        return _Prepared(_data_url(image), image.changed)
+    def _bytes_to_url(self, data: bytes, limits: ImageLimits) -> _Prepared:
+        key = (digest_bytes(data), limits) if self._cache.capacity else None
+        hit = self._cache.get(key) if key else None
+        if hit is not None:
+            return replace(hit, cached=True)
+        image = normalise_image(data, limits)
+        prepared = _Prepared(_data_url(image), image.mime, image.changed, image.size_in,
+                             image.size_out, len(data))
+        if key:
+            self._cache.put(key, prepared)
+        return prepared
 
 
 def limit_pillow_pixels(max_pixels: int) -> None:
@@ -203,6 +273,10 @@ def _yield_to_the_event_loop() -> None:
     # Not Linux, or not allowed: the pool still works, at normal priority.
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IMAGE_THREAD_NICENESS)
+
+
+def _size_text(size: Size) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 def _data_url(image: NormalisedImage) -> str:

@@ -6,30 +6,38 @@ Contract (the steps, in the order they apply):
 2. Only the header is parsed (Pillow's plugin for that format, opened lazily). The pixel count
    is checked against ``max_pixels`` there, so a decompression bomb (a PNG declaring
    50,000 x 50,000) is refused before any decoder runs.
-3. Pass-through: a JPEG, PNG or WebP that is already 8-bit RGB or greyscale, has no
-   transparency, no EXIF rotation, no embedded colour profile other than sRGB, one frame, fits
-   the size targets, and ends where its format says it ends (JPEG end marker, PNG ``IEND``,
+3. The target size is decided once, on the upright size (EXIF orientation applied):
+   ``sizing.target_size`` with the model's rules (``grid``; None: the generic ``max_side`` and
+   ``target_pixels``). It is never larger than the image.
+4. Pass-through: a JPEG, PNG or WebP that is already at its target size, 8-bit RGB or
+   greyscale, has no transparency, no EXIF rotation, no embedded colour profile other than
+   sRGB, one frame, and ends where its format says it ends (JPEG end marker, PNG ``IEND``,
    WebP RIFF length) is returned byte for byte, its pixels never decoded. The end check
    catches truncated files and appended payloads; corruption inside the compressed data of
    such a file is left for SGLang's own decoder.
-4. Everything else is decoded once and, in order: reduced at decode time (JPEG DCT scaling with
-   ``draft``, down to the target size), rotated upright (EXIF orientation), brought to 8-bit
-   RGB or greyscale (CMYK, YCCK, 16-bit and other modes converted), downscaled with ``reduce``
-   plus Lanczos to fit ``max_side`` and ``target_pixels`` (aspect ratio kept), converted to
-   sRGB when an RGB colour profile says it is in another space (``image_colour``; after the
-   resize: fewer pixels), and finally alpha and palette transparency composited onto white.
-   CMYK images are converted with Pillow's plain formula: a CMYK profile is not applied.
-   Animated GIF, WebP and PNG keep their first frame; multi-page TIFF its first page.
-5. Re-encoding follows the source: lossless sources (PNG, GIF, BMP, TIFF, lossless WebP) become
+5. Everything else is decoded once and, in order: reduced at decode time (JPEG DCT scaling with
+   ``draft``, to the smallest scale at or above the target), rotated upright (EXIF
+   orientation), brought to 8-bit RGB or greyscale (CMYK, YCCK, 16-bit and other modes
+   converted), resized to exactly the target with one Lanczos resize (Pillow's ``reduce``
+   first when the step is large), converted to sRGB when an RGB colour profile says it is in
+   another space (``image_colour``; after the resize: fewer pixels), and finally alpha and
+   palette transparency composited onto white. CMYK images are converted with Pillow's plain
+   formula: a CMYK profile is not applied. Animated GIF, WebP and PNG keep their first frame;
+   multi-page TIFF its first page.
+6. Re-encoding follows the source: lossless sources (PNG, GIF, BMP, TIFF, lossless WebP) become
    PNG so sharp text and line art stay sharp; lossy ones (JPEG, lossy WebP) become JPEG at
-   ``jpeg_quality``, never a photo turned into a huge PNG.
+   ``jpeg_quality`` without chroma subsampling (4:4:4), never a photo turned into a huge PNG.
+   Measured (docs/benchmarks.md): at the tiny model's 112x84, 4:2:0 JPEG is 31-33 dB from
+   what the processor makes of the original, 4:4:4 at quality 95 is 40 dB; PNG is 50 dB but
+   ten times slower to encode at 1 MP and more.
+   The output is a pure function of the input bytes and the limits: the same source gives the
+   same bytes, so SGLang's prefix cache can match a re-sent image.
 Truncated or corrupt data fails with an ``ImageError`` that names the detected format.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -50,6 +58,7 @@ from PIL import (
 from sglang_worker.errors import ImageError
 from sglang_worker.images.colour import source_profile, to_srgb
 from sglang_worker.images.format import SUPPORTED, detect_format
+from sglang_worker.images.sizing import PixelGrid, Size, target_size
 
 # Opening the format's plugin class directly (rather than Image.open) parses the header without
 # Pillow's own decompression-bomb check, so the size check below runs first and can say what
@@ -81,6 +90,7 @@ class ImageLimits:
     max_side: int  # downscale target for the longest side; 0: none
     target_pixels: int  # downscale target for width x height; 0: none
     jpeg_quality: int
+    grid: PixelGrid | None = None  # the model's sizing rules; None: max_side and target_pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,8 @@ class NormalisedImage:
     data: bytes
     mime: str
     changed: bool  # False: ``data`` is the input, untouched
+    size_in: Size  # upright, as received
+    size_out: Size
 
 
 def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
@@ -100,13 +112,16 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
     try:
         with _PLUGINS[fmt](io.BytesIO(data)) as im:
             _check_pixels(im.size, limits.max_pixels)
-            target = fit_within(im.size, limits.max_side, limits.target_pixels)
+            orientation = _header_orientation(im)
+            upright = _upright(im.size, orientation)
+            target = target_size(limits.grid, limits.target_pixels, limits.max_side, upright)
             profile = source_profile(im)
-            if target == im.size and profile is None and _passes_through(im, fmt, data):
-                return NormalisedImage(data, SUPPORTED[fmt], False)
+            if (target == upright and orientation == 1 and profile is None
+                    and _passes_through(im, fmt, data)):
+                return NormalisedImage(data, SUPPORTED[fmt], False, upright, upright)
             # Closing the source frees its pixels too, so everything happens inside the block.
-            out = _decode_upright_8bit(im, fmt, target)
-            out = _flatten(to_srgb(_downscale(out, limits), profile))
+            out = _decode_upright_8bit(im, fmt, _upright(target, orientation))
+            out = _flatten(to_srgb(_resize(out, target), profile))
             lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_is_lossless(data))
             encoded = _encode(out, lossless, limits.jpeg_quality)
     except Image.DecompressionBombError:
@@ -116,21 +131,13 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
         reason = str(exc)[:160] or type(exc).__name__
         raise ImageError(f"image data is truncated or corrupt (detected {fmt}: {reason})"
                          ) from None
-    return NormalisedImage(encoded, "image/png" if lossless else "image/jpeg", True)
+    return NormalisedImage(encoded, "image/png" if lossless else "image/jpeg", True, upright,
+                           target)
 
 
-def fit_within(size: tuple[int, int], max_side: int, max_pixels: int) -> tuple[int, int]:
-    """The largest size with ``size``'s aspect ratio inside both limits (0: no limit)."""
-    width, height = size
-    scale = 1.0
-    if max_side:
-        scale = min(scale, max_side / max(width, height))
-    if max_pixels:
-        scale = min(scale, math.sqrt(max_pixels / (width * height)))
-    if scale >= 1.0:
-        return size
-    # The epsilon absorbs float error (1000 * (1000/1000) landing on 999.99...).
-    return (max(1, math.floor(width * scale + 1e-9)), max(1, math.floor(height * scale + 1e-9)))
+def _upright(size: Size, orientation: int) -> Size:
+    """``size`` as seen after the EXIF rotation (orientations 5 to 8 swap the sides)."""
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
 def _megapixels(pixels: int) -> str:
@@ -153,8 +160,6 @@ def _passes_through(im: ImageFile.ImageFile, fmt: str, data: bytes) -> bool:
         return False
     # Pillow shows a 16-bit-per-channel PNG as 8-bit RGB; the file itself still is 16-bit.
     if fmt == "PNG" and data[24] != 8:
-        return False
-    if _header_orientation(im) != 1:
         return False
     return _ends_where_it_should(fmt, data)
 
@@ -221,9 +226,7 @@ def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
     return im.point(lambda value: value * (255 / full_scale)).convert("L")
 
 
-def _downscale(im: Image.Image, limits: ImageLimits) -> Image.Image:
-    # Measured after rotation and after any DCT scaling, so the target fits the upright image.
-    target = fit_within(im.size, limits.max_side, limits.target_pixels)
+def _resize(im: Image.Image, target: Size) -> Image.Image:
     if target == im.size:
         return im
     return im.resize(target, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
@@ -235,7 +238,7 @@ def _encode(im: Image.Image, lossless: bool, jpeg_quality: int) -> bytes:
         # Level 1: the PNG only crosses loopback to SGLang, so speed beats a smaller file.
         im.save(buffer, "PNG", compress_level=1)
     else:
-        im.save(buffer, "JPEG", quality=jpeg_quality)
+        im.save(buffer, "JPEG", quality=jpeg_quality, subsampling=0)
     return buffer.getvalue()
 
 

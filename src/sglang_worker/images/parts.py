@@ -12,7 +12,9 @@ Contract:
   load it without the worker's checks.
 - Other routes carry no images.
 - ``find_image_parts`` lists the parts in request order, each with its ``param`` (e.g.
-  ``messages[0].content[2]`` or ``image_data[1]``). Malformed image parts are refused.
+  ``messages[0].content[2]`` or ``image_data[1]``) and its ``detail`` (OpenAI's
+  ``image_url.detail``: ``"low"``, ``"high"``, ``"auto"`` or None when absent; the other shapes
+  have none). Malformed image parts are refused, and so is any other ``detail`` value.
 - ``replace_image_parts`` returns a new body: only the containers on the way to a replaced
   part are copied, the input is never mutated, and large strings are shared, not copied.
   Every replaced chat part becomes ``{"type": "image_url", "image_url": {"url": <new>}}``,
@@ -33,6 +35,7 @@ from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 Location = tuple[int, ...]  # (message, part) for chat; indices into image_data for /generate
 
 _CHAT_IMAGE_TYPES = ("image_url", "image")
+DETAILS = ("low", "high", "auto")
 _SHAPES = ('expected {"type": "image_url", "image_url": {"url": "..."}} or '
            '{"type": "image", "image": "..."}')
 
@@ -42,6 +45,7 @@ class ImagePart:
     param: str
     source: str
     location: Location
+    detail: str | None = None
 
 
 def count_image_parts(route: str, body: Any) -> int:
@@ -90,15 +94,20 @@ def _chat_parts(body: dict[str, Any]) -> Iterator[tuple[int, int, dict[str, Any]
 
 def _chat_image(m: int, p: int, part: dict[str, Any]) -> ImagePart:
     param = f"messages[{m}].content[{p}]"
+    detail = None
     if part["type"] == "image":
         value = part.get("image")
     else:
         value = part.get("image_url")
         if isinstance(value, dict):
+            detail = value.get("detail")
             value = value.get("url")
     if not isinstance(value, str) or not value.strip():
         raise ImageError(f"image part has no image URL or data; {_SHAPES}", param=param)
-    return ImagePart(param, value, (m, p))
+    if detail is not None and detail not in DETAILS:
+        raise ImageError(f'image_url.detail must be "low", "high" or "auto", got {detail!r:.40}',
+                         param=param)
+    return ImagePart(param, value, (m, p), detail)
 
 
 def _leaves(image_data: Any) -> Iterator[tuple[Location, Any]]:

@@ -19,14 +19,20 @@ Contract:
 - The engine failures have promised wordings: ``ENGINE_STOPPED`` for a request refused because
   the engine had already stopped (the job should be retried elsewhere), ``ENGINE_DIED`` for a
   request in flight when it died.
+- Images are sized for the served model's image processor: ``images.model_grid`` reads its
+  rules once, from what ``EngineInfo`` says of the model (its type, its
+  ``preprocessor_config.json``, the ``--mm-process-config`` image settings); the rules are
+  logged at start.
 - ``RequestStats`` collects what the faces log per request: images, the bytes received for
-  them, how many were re-encoded and their preparation time, time to first output, chunks
-  and tokens. Never content, image data or secrets.
+  them, how many were re-encoded, the sizing decision (each distinct image's size in and out,
+  ``image_sizes=4000x3000>112x84,640x480``), prepared-image cache hits and the preparation
+  time, time to first output, chunks and tokens. Never content, image data or secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -36,28 +42,39 @@ from typing import Any
 from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import EngineUnavailable, VisionNotSupported
-from sglang_worker.images import ImagePipeline, count_image_parts
+from sglang_worker.images import ImagePipeline, ImageReport, count_image_parts, model_grid
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 
 ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
                   "should be retried")
 ENGINE_DIED = "the SGLang engine died while serving this job"
 ENGINE_DEATH_SETTLE_S = 0.5
+log = logging.getLogger(__name__)
 
 
 class RequestStats:
-    __slots__ = ("chunks", "image_bytes_in", "image_s", "images", "images_changed", "started",
-                 "tokens", "ttft_s")
+    __slots__ = ("chunks", "image_bytes_in", "image_cache_hits", "image_s", "image_sizes",
+                 "images", "images_changed", "started", "tokens", "ttft_s")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.images = 0
         self.image_bytes_in = 0  # bytes of the distinct images as received
         self.images_changed = 0  # image parts re-encoded (the rest passed through)
+        self.image_sizes = "-"  # ImageReport.describe_sizes: each distinct image, in>out
+        self.image_cache_hits = 0
         self.image_s = 0.0
         self.ttft_s: float | None = None
         self.chunks = 0
         self.tokens: int | None = None
+
+    def add_images(self, report: ImageReport) -> None:
+        self.images = report.count
+        self.image_bytes_in = report.total_bytes_in
+        self.images_changed = report.changed
+        self.image_sizes = report.describe_sizes()
+        self.image_cache_hits = report.cache_hits
+        self.image_s = report.seconds
 
     def first_output(self) -> None:
         if self.ttft_s is None:
@@ -68,7 +85,9 @@ class RequestStats:
         ttft = f"{self.ttft_s:.3f}" if self.ttft_s is not None else "-"
         tokens = self.tokens if self.tokens is not None else "-"
         return (f"images={self.images} images_changed={self.images_changed} "
-                f"image_bytes_in={self.image_bytes_in} image_s={self.image_s:.3f} ttft_s={ttft} "
+                f"image_bytes_in={self.image_bytes_in} image_s={self.image_s:.3f} "
+                f"image_sizes={self.image_sizes} image_cache_hits={self.image_cache_hits} "
+                f"ttft_s={ttft} "
                 f"chunks={self.chunks} tokens={tokens} "
                 f"total_s={time.perf_counter() - self.started:.3f}")
 
@@ -88,6 +107,11 @@ class Pipeline:
         self.images = images
         self.engine_alive = engine_alive
         self.death_settle_s = death_settle_s
+        self.image_grid = model_grid(info.model_type, info.image_processor, info.mm_image_config)
+        if info.vision:
+            log.info("image sizing: %s", self.image_grid.describe() if self.image_grid else
+                     "no known image processor; generic limits (IMAGE_MAX_SIDE, "
+                     "IMAGE_MAX_PIXELS)")
 
     async def close(self) -> None:
         """Release the engine connections and the image threads and sessions."""
@@ -108,11 +132,8 @@ class Pipeline:
             raise VisionNotSupported(
                 f"Model {self.info.served_model} does not support vision (image) inputs"
             )
-        body, report = await self.images.prepare(request.route, request.body)
-        stats.images = report.count
-        stats.image_bytes_in = report.total_bytes_in
-        stats.images_changed = report.changed
-        stats.image_s = report.seconds
+        body, report = await self.images.prepare(request.route, request.body, self.image_grid)
+        stats.add_images(report)
         return replace(request, body=body)
 
     async def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
