@@ -5,7 +5,8 @@ TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
 DEMO_INPUT ?= test_input_with_base64_images.json
 
-.PHONY: setup models demo test unit integration lint docs fuzz serve serve-lb bench soak
+.PHONY: setup models demo test unit unit-py312 image-deps-check integration lint docs fuzz \
+	serve serve-lb bench soak
 
 setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
@@ -33,9 +34,23 @@ docs: setup
 
 lint: setup
 	$(PY) -m ruff check src tests handler.py builder scripts bench test_image_support.py
+	$(VENV)/bin/actionlint -shellcheck= .github/workflows/*.yml
 
 unit: setup
 	$(PY) -m pytest tests/unit -q
+
+# The worker's unit tests again on Python 3.12, the image's Python, in an environment with the
+# worker's dependencies only (no torch, no SGLang); tests that need the engine are skipped by
+# tests/support/no_engine.py, which says how many.
+PY312_VENV ?= .cache/venv-py312
+unit-py312:
+	@bash builder/setup_worker_env.sh $(PY312_VENV)
+	$(PY312_VENV)/bin/python -m pytest -p tests.support.no_engine -p no:cacheprovider -q tests/unit
+
+# Would builder/requirements.txt install on the SGLang image without moving any of its packages?
+# Resolved from metadata on Python 3.12 (builder/image_deps_check.sh); about 40 s.
+image-deps-check:
+	@bash builder/image_deps_check.sh
 
 integration: models
 	$(PY) -m pytest tests/integration -q
@@ -56,5 +71,6 @@ bench: models
 soak: models
 	$(PY) bench/soak.py
 
-test: models lint
+# The engine-free and image checks first, so that the full suite's summary is the last line.
+test: models lint unit-py312 image-deps-check
 	$(PY) -m pytest -q
