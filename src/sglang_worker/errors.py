@@ -9,10 +9,13 @@ The tree (HTTP status, OpenAI error type; start-up errors also carry the process
     │   ├── VisionNotSupported  400: images sent to a text-only model
     │   └── EngineRequestError  SGLang's own 4xx, status and message passed through
     ├── EngineUnavailable       503: the engine died, is unreachable or failed (5xx)
+    │   └── WorkerNotStarted    503: it never started; the message says what to change
     ├── EngineTimeout           504: the engine went silent
     └── StartupError            the worker cannot start serving; exit code 1
         ├── EngineConfigError   exit 2: a setting is wrong; a restart will not help
-        └── EngineStartError    exit 1: the engine failed to start or become healthy
+        └── EngineStartError    exit 1: the engine failed to start or become healthy;
+                                ``tail`` holds its last output (``engine.start_failure``
+                                reads it to tell a lasting cause from a passing one)
 
 Contract:
 - Every failure a user can see is a ``WorkerError``. Its ``to_body()`` is OpenAI's error body,
@@ -26,7 +29,9 @@ Contract:
   already started: ``data: {"error": {...}}`` and no ``[DONE]``, so no client mistakes the
   cut stream for a finished one.
 - A user's mistake (``InvalidRequest`` and its subclasses) never carries a traceback.
-- ``StartupError.exit_code`` is what ``main`` exits with when start-up fails.
+- ``StartupError.exit_code`` is what ``main`` exits with when start-up fails. While a worker
+  holds after a lasting start-up failure (``START_FAILURE_HOLD_S``), every job and request
+  fails with ``WorkerNotStarted`` (503), whose message is the cause.
 """
 
 from __future__ import annotations
@@ -118,7 +123,12 @@ class EngineConfigError(StartupError):
 
 
 class EngineStartError(StartupError):
-    """The engine could not be started; the message holds the reason and its last output."""
+    """The engine could not be started; the message holds the reason and its last output,
+    ``tail`` that output alone (redacted)."""
+
+    def __init__(self, message: str, *, tail: str = ""):
+        super().__init__(message)
+        self.tail = tail
 
 
 def sse_error_event(error: WorkerError) -> str:
@@ -132,6 +142,11 @@ def engine_error_from_body(status: int, body: bytes) -> WorkerError:
     validation errors are ``{"detail": ...}``; anything else is passed on as text.
     """
     text = body.decode("utf-8", "replace").strip()
+class WorkerNotStarted(EngineUnavailable):
+    """The engine could not start, for a reason a restart will not fix: every job and
+    request fails with the cause until the worker exits (``START_FAILURE_HOLD_S``)."""
+
+
     message, param = text or f"engine returned HTTP {status}", None
     try:
         parsed = json.loads(text)

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
         description="How long the engine may take to report healthy (includes a model "
         "download on a cold start) before the worker gives up and exits non-zero.",
     )
+    start_failure_hold_s: float = Field(
+        300.0, ge=0,
+        description="When the engine cannot start for a reason a restart will not fix (the "
+        "model is not found or gated, a bad flag or value, a missing path, too little GPU "
+        "memory, an unsupported architecture, a full disk), the deployed worker stays up this "
+        "long and fails every job (lb mode: every request and /ping, with a 503) with the "
+        "cause, then exits non-zero. A cause a restart may fix exits at once. 0: exit at once.",
+    )
+    engine_log_file: Path | None = Field(
+        None,
+        description="File that receives the SGLang engine's output instead of the worker's "
+        "stderr. Unset: stderr when deployed (the container log); a `--test_input` run "
+        "writes it to a temporary file and prints the path.",
+        json_schema_extra=NOT_ON_HUB,
+    )
     engine_shutdown_timeout_s: float = Field(
         15.0, gt=0, description="Grace period after SIGTERM before the engine is killed."
     )

@@ -82,7 +82,8 @@ def test_hub_json_the_readme_table_and_the_settings_model_list_the_same_variable
 
 
 def test_no_local_endpoint_or_marked_variable_is_on_the_hub():
-    laptop_only = {"IMAGE_ALLOW_PRIVATE_URLS", "TINY_MODEL_DIR", "CPU_MAX_TOTAL_TOKENS"}
+    laptop_only = {"IMAGE_ALLOW_PRIVATE_URLS", "TINY_MODEL_DIR", "CPU_MAX_TOTAL_TOKENS",
+                   "ENGINE_LOG_FILE"}
     fixed_by_the_image = {"BASE_PATH", "BAKED_MODEL_MANIFEST"}
     assert laptop_only | fixed_by_the_image == OFF_HUB
     assert set(LOCAL_ENDPOINT) == {"LOCAL_ENDPOINT_PORT", "LOCAL_ENDPOINT_RUNSYNC_WAIT_S",

@@ -11,8 +11,11 @@ Contract:
   ``EngineStartError`` with the last lines of the server's output. The GPU and CPU paths differ
   only in flags and in ``SGLANG_USE_CPU_ENGINE=1``.
 - The server's output is copied line by line to the worker's stderr (prefixed ``[sglang]``),
-  with secret values masked (``redaction``); the last ``TAIL_LINES`` are kept for error
-  messages.
+  or, when ``ENGINE_LOG_FILE`` is set (``--test_input`` runs set it to a temporary file), to
+  that file instead, with secret values masked (``redaction``); the last ``TAIL_LINES`` are
+  kept for error messages (``EngineStartError.tail``).
+- Before the process starts, a hub model is checked on Hugging Face (``preflight``), so a
+  wrong name, revision or token fails in seconds rather than after a download.
 - ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
   ``stop()`` having been asked for. ``Engine.alive`` is what jobs check before starting.
 - ``Engine.stop()`` sends SIGTERM to the server, waits ``ENGINE_SHUTDOWN_TIMEOUT_S``, then
@@ -55,6 +58,7 @@ from sglang_worker.engine.model_source import (
     resolve_model_source,
     vocab_size,
 )
+from sglang_worker.engine.preflight import check_hub_access
 from sglang_worker.engine.redaction import Redactor
 from sglang_worker.errors import EngineConfigError, EngineStartError
 from sglang_worker.settings import Settings
@@ -127,19 +131,26 @@ class Engine:
 
     def _copy_output(self) -> None:
         assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = self._redactor.line(raw.decode("utf-8", "replace").rstrip())
-            self._tail.append(line)
-            sys.stderr.write(f"[sglang] {line}\n")
+        path = self._settings.engine_log_file
+        with open(path, "w", encoding="utf-8") if path else contextlib.nullcontext() as file:
+            for raw in self.process.stdout:
+                line = self._redactor.line(raw.decode("utf-8", "replace").rstrip())
+                self._tail.append(line)
+                if file is None:
+                    sys.stderr.write(f"[sglang] {line}\n")
+                else:
+                    file.write(line + "\n")
+                    file.flush()
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.alive:
                 self._raise_config_error()
+                tail = self.tail()
                 raise EngineStartError(
                     f"the SGLang server exited with code {self.process.returncode} during "
-                    f"start-up. Its last output:\n{self.tail()}"
+                    f"start-up. Its last output:\n{tail}", tail=tail
                 )
             try:
                 if _get_json(f"{self.base_url}/health", timeout=2.0)[0] == 200:
@@ -148,9 +159,10 @@ class Engine:
                 pass
             time.sleep(0.25)
         self.stop()
+        tail = self.tail()
         raise EngineStartError(
             f"the SGLang server was not healthy after {timeout_s:.0f} s "
-            f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{self.tail()}"
+            f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{tail}", tail=tail
         )
 
     def _raise_config_error(self) -> None:
@@ -231,10 +243,12 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
         max_total_tokens=settings.cpu_max_total_tokens,
         extra_args=split_sglang_args(settings.sglang_args),
     )
-    log.info("starting SGLang on %s: model=%s port=%d", "cpu" if launch.cpu else "gpu",
-             model, launch.port)
+    log.info("starting SGLang on %s: model=%s port=%d%s", "cpu" if launch.cpu else "gpu",
+             model, launch.port, f"; its output goes to {settings.engine_log_file}"
+             if settings.engine_log_file else "")
     env = {**engine_environment(cpu=launch.cpu, model=source),
            LAUNCH_VARIABLE: json.dumps(asdict(launch))}
+    check_hub_access(source, env, launch.extra_args)
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_worker.engine.launcher"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -6,7 +6,10 @@ Contract (``serve(settings, start)``, run by ``main`` when ``WORKER_MODE=lb``):
   (the blocking engine launch, in a daemon thread) loads the model. A port that cannot be
   bound exits 2.
 - ``start()`` returning: ``/ping`` turns 200 and requests are served. Raising a
-  ``StartupError``: it is logged and its ``exit_code`` returned.
+  ``StartupError``: it is logged and its ``exit_code`` returned, at once when a restart may
+  fix it; when it will not (``engine.start_failure``), only after ``START_FAILURE_HOLD_S``,
+  during which ``/ping`` and every request get a 503 whose body gives the cause and what to
+  change (a signal ends the hold early).
 - The engine dying while serving: ``/ping`` turns 503 at once (with the cause), requests in
   flight fail with a clear error as their engine connections drop, and once they are answered
   (or ``ENGINE_DEATH_GRACE_S`` passed), and at least ``DEATH_LINGER_S`` after the death, so
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -28,7 +32,9 @@ from typing import Any
 
 from aiohttp import web
 
+from sglang_worker.engine.redaction import Redactor
 from sglang_worker.engine.server import Engine
+from sglang_worker.engine.start_failure import explain
 from sglang_worker.errors import StartupError
 from sglang_worker.http.app import LoadBalancingApp
 from sglang_worker.pipeline import Pipeline
@@ -106,6 +112,15 @@ async def serve(settings: Settings, start: Callable[[], tuple[Engine, Pipeline]]
             engine, pipeline = starting.result()
         except StartupError as error:
             log.error("cannot start the engine: %s", error.message)
+            failure = explain(error, settings)
+            hold_s = settings.start_failure_hold_s
+            if failure.lasting and hold_s > 0:
+                cause = Redactor(os.environ).line(failure.cause)
+                app.unhealthy(f"this worker could not start its engine: {cause}")
+                log.error("a restart will not fix this: %s. Answering 503 with this cause for "
+                          "%.0f s (START_FAILURE_HOLD_S), then exiting %d", cause, hold_s,
+                          error.exit_code)
+                await asyncio.wait([stop_wait], timeout=hold_s)
             return error.exit_code
         engine.watch(lambda _code: loop.call_soon_threadsafe(died.set))
         app.ready(pipeline)

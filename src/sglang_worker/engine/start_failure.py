@@ -1,0 +1,106 @@
+"""Why the engine did not start, in words that say what to change, and whether a restart helps.
+
+Contract (``explain(error, settings)``, used by ``main`` and ``http.serve`` when
+``launch_engine`` raises a ``StartupError``):
+- A ``StartFailure`` has the ``cause`` a user reads (what is wrong, which variable to change)
+  and ``lasting``: True when a restart of the worker would fail the same way, so the worker
+  holds (``START_FAILURE_HOLD_S``) and fails every job with the cause instead of exiting.
+- ``EngineConfigError`` is always lasting: a setting the worker or SGLang's parser rejected, a
+  ``MODEL_NAME`` path with nothing there, a model the hub preflight could not read
+  (``engine.preflight``). Its message already names the variable.
+- ``EngineStartError`` is read from the engine's last output (``error.tail``, already
+  redacted), against the messages SGLang, transformers and huggingface_hub really print, in
+  this order: a gated repository, a missing revision, a missing repository, a refused token
+  (401/403), not enough GPU memory, an architecture SGLang cannot serve, a full disk. The first
+  that matches gives the cause, followed by the engine's own line as evidence.
+- Anything else (a network error while downloading, the start-up deadline, a crash nobody
+  recognises) is not lasting: the worker exits at once and RunPod retries with a new worker.
+- The cause never holds a secret: the tail is redacted, and the cause is built from the
+  model name and revision, never from the token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from sglang_worker.errors import EngineConfigError, EngineStartError, StartupError
+from sglang_worker.settings import Settings
+
+EVIDENCE_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class StartFailure:
+    cause: str
+    lasting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    cause: str  # formatted with model= and revision=
+
+
+def _rule(pattern: str, cause: str) -> _Rule:
+    return _Rule(re.compile(pattern), cause)
+
+
+# In order: a gated repo's error is also a RepositoryNotFoundError, and a missing repository's
+# message also holds "401 Client Error".
+RULES = (
+    _rule(r"GatedRepoError|Cannot access gated repo|You are trying to access a gated repo",
+          "MODEL_NAME '{model}' is a gated model on Hugging Face and this worker may not read "
+          "it: accept its licence on the model's page, then set HF_TOKEN to a read token of "
+          "that account"),
+    _rule(r"RevisionNotFoundError|Revision Not Found|is not a valid git identifier",
+          "revision '{revision}' of MODEL_NAME '{model}' was not found on Hugging Face: check "
+          "MODEL_REVISION (or REVISION): a branch, tag or commit of that repository"),
+    _rule(r"RepositoryNotFoundError|Repository Not Found|is not a local folder and is not a "
+          r"valid model identifier",
+          "MODEL_NAME '{model}' was not found on Hugging Face: check the name; if it is a "
+          "private model, set HF_TOKEN to a token that may read it"),
+    _rule(r"401 Client Error|Invalid credentials in Authorization header|Invalid user token",
+          "Hugging Face refused HF_TOKEN (401) for MODEL_NAME '{model}': the token is invalid "
+          "or expired; set HF_TOKEN to a valid read token"),
+    _rule(r"403 Forbidden|403 Client Error",
+          "HF_TOKEN may not read MODEL_NAME '{model}' (403): give the token read access to "
+          "that repository, or use a token with read access to public gated repositories"),
+    _rule(r"CUDA out of memory|OutOfMemoryError|Not enough memory\. Please try to increase "
+          r"--mem-fraction-static|leave no GPU memory for the KV cache|CUDA error: out of memory",
+          "not enough GPU memory for MODEL_NAME '{model}': choose a GPU with more memory, a "
+          "smaller or quantized model (QUANTIZATION), a smaller CONTEXT_LENGTH, or raise "
+          "MEM_FRACTION_STATIC as SGLang suggests"),
+    _rule(r"are not supported for now\.|does not recognize this architecture",
+          "SGLang cannot serve the architecture of MODEL_NAME '{model}': choose a model whose "
+          "architecture this SGLang version supports (the engine's line below lists them)"),
+    _rule(r"No space left on device|Errno 28\b",
+          "the disk is full while loading MODEL_NAME '{model}': raise the endpoint's container "
+          "disk size, or attach a network volume so the model is cached there"),
+)
+
+
+def _evidence(tail: str, match: re.Match[str]) -> str:
+    start = tail.rfind("\n", 0, match.start()) + 1
+    end = tail.find("\n", match.end())
+    line = tail[start:end if end >= 0 else len(tail)].strip()
+    return line if len(line) <= EVIDENCE_CHARS else line[:EVIDENCE_CHARS] + "..."
+
+
+def _revision() -> str:
+    return os.environ.get("MODEL_REVISION") or os.environ.get("REVISION") or "main"
+
+
+def explain(error: StartupError, settings: Settings) -> StartFailure:
+    if isinstance(error, EngineConfigError):
+        return StartFailure(error.message, lasting=True)
+    tail = error.tail if isinstance(error, EngineStartError) else ""
+    for rule in RULES:
+        match = rule.pattern.search(tail)
+        if match:
+            cause = rule.cause.format(model=settings.model_name or "(unset)",
+                                      revision=_revision())
+            return StartFailure(f"{cause}. The engine said: {_evidence(tail, match)}",
+                                lasting=True)
+    return StartFailure(error.message, lasting=False)
