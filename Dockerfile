@@ -2,7 +2,7 @@
 # The RunPod serverless worker: the official SGLang image plus this worker, optionally with a
 # model baked in. README.md ("Deploying on RunPod") has the full story; in short:
 #
-#   docker build -t you/sglang-worker:0.1.0 .                       # model chosen at run time
+#   docker build -t you/sglang-worker:dev .                         # model chosen at run time
 #   docker build -t you/sglang-worker:qwen2.5-vl-7b \
 #       --build-arg MODEL_NAME=Qwen/Qwen2.5-VL-7B-Instruct \
 #       --secret id=HF_TOKEN,env=HF_TOKEN .                         # model baked in
