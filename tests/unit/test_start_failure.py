@@ -37,7 +37,7 @@ def start_error(*lines: str) -> EngineStartError:
     ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
      "not enough GPU memory for MODEL_NAME"),
     ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.",
-     "raise MEM_FRACTION_STATIC"),
+     "tune MEM_FRACTION_STATIC"),
     ("ValueError: Model architectures ['FooForCausalLM'] are not supported for now. Supported "
      "architectures: dict_keys([...])", "SGLang cannot serve the architecture"),
     ("OSError: [Errno 28] No space left on device", "the disk is full"),

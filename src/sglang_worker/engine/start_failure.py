@@ -70,8 +70,8 @@ RULES = (
     _rule(r"CUDA out of memory|OutOfMemoryError|Not enough memory\. Please try to increase "
           r"--mem-fraction-static|leave no GPU memory for the KV cache|CUDA error: out of memory",
           "not enough GPU memory for MODEL_NAME '{model}': choose a GPU with more memory, a "
-          "smaller or quantized model (QUANTIZATION), a smaller CONTEXT_LENGTH, or raise "
-          "MEM_FRACTION_STATIC as SGLang suggests"),
+          "smaller or quantized model (QUANTIZATION), a smaller CONTEXT_LENGTH, or tune "
+          "MEM_FRACTION_STATIC as the engine's line below suggests"),
     _rule(r"are not supported for now\.|does not recognize this architecture",
           "SGLang cannot serve the architecture of MODEL_NAME '{model}': choose a model whose "
           "architecture this SGLang version supports (the engine's line below lists them)"),

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.integration
 
 async def test_a_worker_that_dies_is_reported_and_fails_its_waiting_jobs(tiny_vl_model):
     port = free_port()
-    env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "CONTEXT_LENGTH": "lots"}
+    # No hold after the failed start (START_FAILURE_HOLD_S, tested in processes/): the
+    # worker exits at once, which is what the endpoint must report.
+    env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "CONTEXT_LENGTH": "lots",
+           "START_FAILURE_HOLD_S": "0"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "runpod_local", "--port", str(port),
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
