@@ -16,7 +16,7 @@ models: setup
 	@$(PY) -m sglang_worker.engine.tiny_model --out $(TINY_TEXT) --text-only >/dev/null
 
 demo: models
-	$(PY) handler.py --test_input $(DEMO_INPUT)
+	@$(PY) handler.py --test_input $(DEMO_INPUT)
 
 # The local RunPod endpoint on 127.0.0.1:$(PORT): the worker as deployed, behind RunPod's job API
 # and its OpenAI route (base_url http://127.0.0.1:$(PORT)/openai/v1). Ctrl-C stops it.
