@@ -23,7 +23,7 @@ class HubStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            def do_HEAD(self) -> None:
                 stand_in.requests.append((self.path, "Authorization" in self.headers))
                 parts = self.path.split("?")[0].strip("/").split("/")
                 repo, revision = "/".join(parts[:2]), parts[3] if len(parts) > 3 else ""
@@ -41,7 +41,7 @@ class HubStandIn:
                 self.send_header("Content-Length", str(len(CONFIG) if status == 200 else 0))
                 self.end_headers()
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self.do_HEAD()
 
             def log_message(self, *_args: object) -> None:
