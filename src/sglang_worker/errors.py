@@ -25,9 +25,14 @@ Contract:
   HTTP faces' own (a 413 body limit, a cancelled job).
 - ``to_job_error()`` is that body JSON-encoded: the string handed to the RunPod SDK as the job's
   error. It is a string because the SDK turns any other value into Python repr text.
+- On Anthropic's Messages API routes the same error takes Anthropic's shape instead
+  (``anthropic_error_body``: ``{"type": "error", "error": {"type", "message"}}``, the type
+  from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
+  ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
+  flag, which the faces set from the route (``routes.ANTHROPIC_ROUTES``).
 - ``sse_error_event(error)`` is the same body as one in-band SSE event, for a stream that has
-  already started: ``data: {"error": {...}}`` and no ``[DONE]``, so no client mistakes the
-  cut stream for a finished one.
+  already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
+  and no ``[DONE]``, so no client mistakes the cut stream for a finished one.
 - A user's mistake (``InvalidRequest`` and its subclasses) never carries a traceback.
 - ``StartupError.exit_code`` is what ``main`` exits with when start-up fails. While a worker
   holds after a lasting start-up failure (``START_FAILURE_HOLD_S``), every job and request
@@ -44,11 +49,35 @@ _TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_e
           413: "invalid_request_error"}
 
 
+# Anthropic's error types by HTTP status (as SGLang's own /v1/messages maps them), and back.
+ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                   403: "permission_error", 404: "not_found_error", 409: "invalid_request_error",
+                   413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
+                   503: "overloaded_error"}
+ANTHROPIC_STATUSES = {kind: status for status, kind in ANTHROPIC_TYPES.items()
+                      if status != 409}
+
+
 def openai_error_body(status: int, message: str, *, param: str | None = None,
                       error_type: str | None = None) -> dict[str, Any]:
     kind = error_type or _TYPES.get(status, "server_error" if status >= 500 else
                                     "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
+    kind = ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else
+                               "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def error_body(status: int, message: str, *, param: str | None = None,
+               anthropic: bool = False) -> dict[str, Any]:
+    """The error body for a route: Anthropic's shape on its routes, OpenAI's elsewhere."""
+    if anthropic:
+        where = f"{param}: " if param and not message.startswith(param) else ""
+        return anthropic_error_body(status, where + message)
+    return openai_error_body(status, message, param=param)
 
 
 class WorkerError(Exception):
@@ -64,12 +93,14 @@ class WorkerError(Exception):
         if status is not None:
             self.status = status
 
-    def to_body(self) -> dict[str, Any]:
+    def to_body(self, *, anthropic: bool = False) -> dict[str, Any]:
+        if anthropic:
+            return error_body(self.status, self.message, param=self.param, anthropic=True)
         return openai_error_body(self.status, self.message, param=self.param,
                                  error_type=self.error_type)
 
-    def to_job_error(self) -> str:
-        return json.dumps(self.to_body(), ensure_ascii=False)
+    def to_job_error(self, *, anthropic: bool = False) -> str:
+        return json.dumps(self.to_body(anthropic=anthropic), ensure_ascii=False)
 
 
 class InvalidRequest(WorkerError):
@@ -106,6 +137,11 @@ class EngineUnavailable(WorkerError):
     status = 503
 
 
+class WorkerNotStarted(EngineUnavailable):
+    """The engine could not start, for a reason a restart will not fix: every job and
+    request fails with the cause until the worker exits (``START_FAILURE_HOLD_S``)."""
+
+
 class EngineTimeout(WorkerError):
     status = 504
 
@@ -131,8 +167,9 @@ class EngineStartError(StartupError):
         self.tail = tail
 
 
-def sse_error_event(error: WorkerError) -> str:
-    return f"data: {json.dumps(error.to_body(), ensure_ascii=False)}\n\n"
+def sse_error_event(error: WorkerError, *, anthropic: bool = False) -> str:
+    data = json.dumps(error.to_body(anthropic=anthropic), ensure_ascii=False)
+    return f"event: error\ndata: {data}\n\n" if anthropic else f"data: {data}\n\n"
 
 
 def engine_error_from_body(status: int, body: bytes) -> WorkerError:
@@ -142,11 +179,6 @@ def engine_error_from_body(status: int, body: bytes) -> WorkerError:
     validation errors are ``{"detail": ...}``; anything else is passed on as text.
     """
     text = body.decode("utf-8", "replace").strip()
-class WorkerNotStarted(EngineUnavailable):
-    """The engine could not start, for a reason a restart will not fix: every job and
-    request fails with the cause until the worker exits (``START_FAILURE_HOLD_S``)."""
-
-
     message, param = text or f"engine returned HTTP {status}", None
     try:
         parsed = json.loads(text)

@@ -12,11 +12,15 @@ what was checked is exactly what the engine client sends:
   ``/openai/v1/...`` prefix becomes ``/v1/...``. The result is a tuple of plain segments joined
   with ``/``; no HTTP client or server can resolve it to another path.
 - ``check_route(route)``: the allowlist, matched on the canonical form. Inference routes
-  (``INFERENCE_ROUTES``) and read-only routes (``READ_ROUTES``, and ``/v1/models/{id}`` where
-  the id may contain ``/``, e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``). Anything else, SGLang's
-  admin routes (``/flush_cache``, ``/release_memory_occupation``, ``/update_weights*`` ...)
-  among them, is a 404. ``/server_info`` and ``/get_server_info`` are left out on purpose: they
-  echo the launch command, which can hold secrets.
+  (``INFERENCE_ROUTES``: chat, completions, ``/generate``, OpenAI's Responses API, Anthropic's
+  Messages API and its token count, embeddings, tokenize) and read-only routes
+  (``READ_ROUTES``, and ``/v1/models/{id}`` where the id may contain ``/``, e.g.
+  ``Qwen/Qwen2.5-VL-7B-Instruct``). Anything else is a 404, SGLang's admin routes
+  (``/flush_cache``, ``/release_memory_occupation``, ``/update_weights*`` ...) among them.
+  ``/server_info`` and ``/get_server_info`` are left out on purpose: they echo the launch
+  command, which can hold secrets. ``GET``/``DELETE /v1/responses/{id}`` and
+  ``/v1/responses/{id}/cancel`` are left out too: stored responses live in one worker's memory
+  and cannot be found again behind RunPod's load balancing, so the 404 says so.
 - ``engine_path(route)``: the path to put on the wire for a canonical route: every segment
   percent-encoded except RFC 3986's unreserved characters, so that the engine decodes exactly
   the checked segments and nothing in between re-reads them as dot segments or separators.
@@ -33,10 +37,15 @@ CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
 GENERATE_ROUTE = "/generate"
 MODELS_ROUTE = "/v1/models"
+RESPONSES_ROUTE = "/v1/responses"
+MESSAGES_ROUTE = "/v1/messages"
+COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
+# Anthropic's Messages API: its errors take Anthropic's shape (errors.anthropic_error_body).
+ANTHROPIC_ROUTES = frozenset({MESSAGES_ROUTE, COUNT_TOKENS_ROUTE})
 
 INFERENCE_ROUTES = frozenset(
-    {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, "/v1/embeddings", "/v1/tokenize",
-     "/v1/detokenize"}
+    {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, RESPONSES_ROUTE, MESSAGES_ROUTE,
+     COUNT_TOKENS_ROUTE, "/v1/embeddings", "/v1/tokenize", "/v1/detokenize"}
 )
 READ_ROUTES = frozenset(
     {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
@@ -98,6 +107,12 @@ def is_read_route(route: str) -> bool:
 def check_route(route: str) -> None:
     if route in INFERENCE_ROUTES or is_read_route(route):
         return
+    if route.startswith(RESPONSES_ROUTE + "/"):
+        raise RouteNotAllowed(
+            f"route '{route}' is not served: this worker stores no responses (store is off), "
+            "because a stored response lives in one worker's memory and RunPod may route the "
+            "next request to another worker; keep the conversation on the client and send it "
+            "as input", param=_PARAM)
     allowed = ", ".join(sorted(INFERENCE_ROUTES | READ_ROUTES))
     raise RouteNotAllowed(f"route '{route}' is not served by this worker; allowed: {allowed}",
                           param=_PARAM)

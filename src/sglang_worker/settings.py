@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         "concurrent requests, so a worker is mostly waiting on I/O; 32 keeps a GPU busy "
         "without queueing jobs that another worker could take.",
     )
+    max_n: int = Field(
+        8,
+        ge=1,
+        description="The most choices one request may ask for (`n`, `best_of`, `/generate`'s "
+        "`sampling_params.n`): each is a whole generation. Beyond it, a 400.",
+    )
     stream_batch_window_ms: float = Field(
         50.0,
         ge=0,
@@ -245,6 +251,11 @@ class Settings(BaseSettings):
         False, description="Allow image URLs on loopback, private, link-local and other "
         "non-public addresses. For local testing only: it turns the SSRF guard off.",
         json_schema_extra=NOT_ON_HUB,
+    )
+    image_allow_tiff: bool = Field(
+        False,
+        description="Accept TIFF images. Off by default: TIFF decoding goes through libtiff, "
+        "which has had recent CVEs (SECURITY.md).",
     )
     image_allowed_domains: str = Field(
         "", description="Comma-separated domains image URLs may use (a domain also allows its "

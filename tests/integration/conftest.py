@@ -49,7 +49,9 @@ def image_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def settings(tiny_vl_model: Path, image_dir: Path) -> Settings:
     # Loopback image URLs are served by the tests, so the private-address opt-in is on here.
+    # TIFF is allowed too, so its way through the engine is tested (it is off by default).
     return Settings(model_name=str(tiny_vl_model), image_allow_private_urls=True,
+                    image_allow_tiff=True,
                     image_local_dir=image_dir)
 
 

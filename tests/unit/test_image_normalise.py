@@ -4,6 +4,7 @@ re-encoding. Synchronous and without I/O, over the generated corpus."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ from sglang_worker.images.normalise import ImageLimits, normalise_image
 from sglang_worker.images.sizing import fit_within
 from tests.support import image_corpus as corpus
 
+# TIFF allowed here, so its decoding is tested; refused by default (test below).
 LIMITS = ImageLimits(max_pixels=100_000_000, max_side=4096, target_pixels=12_845_056,
-                     jpeg_quality=90)
+                     jpeg_quality=90, allow_tiff=True)
 
 
 def opened(data: bytes) -> Image.Image:
@@ -127,6 +129,13 @@ def test_bombs_are_refused_from_the_header(bomb, words: str, no_pixel_decoding) 
         normalise_image(data, LIMITS)
     assert words in caught.value.message
     assert "MAX_IMAGE_PIXELS" in caught.value.message
+
+
+def test_tiff_is_refused_unless_allowed() -> None:
+    tiff = corpus.encode(corpus.picture(), "TIFF")
+    with pytest.raises(ImageError, match="IMAGE_ALLOW_TIFF is off"):
+        normalise_image(tiff, replace(LIMITS, allow_tiff=False))
+    assert normalise_image(tiff, LIMITS).mime == "image/png"
 
 
 def test_a_real_image_over_the_pixel_limit_is_refused() -> None:

@@ -60,10 +60,10 @@ def test_replacement_rewrites_only_image_parts_and_never_mutates_the_input() -> 
         {"type": "text", "text": "between"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,NEW1"}},
     ]
-    # The Qwen-style part becomes an image_url part; its extra keys are kept.
+    # The Qwen-style part becomes an image_url part; its sizing knob (max_pixels) is dropped:
+    # only url and detail reach SGLang (issue 13).
     assert new["messages"][3]["content"][0] == {
         "type": "image_url", "image_url": {"url": "data:image/png;base64,NEW2"},
-        "max_pixels": 1000,
     }
     # Everything else is the very same object: nothing copied that did not change.
     assert new["messages"][0] is body["messages"][0]
@@ -138,3 +138,91 @@ def test_other_routes_and_odd_bodies_carry_no_images() -> None:
     assert count_image_parts(CHAT, {"messages": "not a list"}) == 0
     assert count_image_parts(CHAT, None) == 0
     assert count_image_parts(CHAT, {"messages": [{"role": "user", "content": ["str part"]}]}) == 0
+
+
+KNOBS = {"max_pixels": 10**9, "min_pixels": 1, "max_dynamic_patch": 99, "min_dynamic_patch": 9,
+         "max_long_side_pixel": 10**6, "unknown": "x"}
+
+
+def test_sizing_knobs_on_an_image_part_never_reach_sglang() -> None:
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "http://a/1.png", "detail": "high", **KNOBS},
+         **KNOBS}]}]}
+    new = replace_image_parts(CHAT, body, {(0, 0): "data:image/png;base64,NEW"})
+    assert new["messages"][0]["content"][0] == {
+        "type": "image_url", "image_url": {"url": "data:image/png;base64,NEW", "detail": "high"}}
+
+
+RESPONSES = "/v1/responses"
+MESSAGES = "/v1/messages"
+
+
+def responses_body() -> dict:
+    return {"input": [
+        {"role": "user", "content": [
+            {"type": "input_text", "text": "what?"},
+            {"type": "input_image", "image_url": "http://a/1.png", "detail": "low", **KNOBS},
+            {"type": "input_image", "image_url": {"url": "http://a/2.png"}}]},
+        {"type": "function_call_output", "call_id": "c", "output": "42"}]}
+
+
+def test_responses_input_images_are_found_and_rewritten() -> None:
+    body = responses_body()
+    original = copy.deepcopy(body)
+    parts = find_image_parts(RESPONSES, body)
+    assert [(p.param, p.source, p.detail) for p in parts] == [
+        ("input[0].content[1]", "http://a/1.png", "low"),
+        ("input[0].content[2]", "http://a/2.png", None)]
+    assert count_image_parts(RESPONSES, body) == 2
+    new = replace_image_parts(RESPONSES, body, {p.location: f"data:image/png;base64,N{i}"
+                                                for i, p in enumerate(parts)})
+    assert body == original
+    assert new["input"][0]["content"][1:] == [
+        {"type": "input_image", "image_url": "data:image/png;base64,N0", "detail": "low"},
+        {"type": "input_image", "image_url": "data:image/png;base64,N1"}]
+    assert new["input"][1] is body["input"][1]
+
+
+def test_a_responses_image_without_an_url_names_its_part() -> None:
+    body = {"input": [{"role": "user", "content": [{"type": "input_image", "detail": "auto"}]}]}
+    with pytest.raises(ImageError) as info:
+        find_image_parts(RESPONSES, body)
+    assert info.value.param == "input[0].content[0]"
+
+
+def messages_body() -> dict:
+    return {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": "AAAA"}},
+        {"type": "tool_result", "tool_use_id": "t", "content": [
+            {"type": "text", "text": "shot"},
+            {"type": "image", "source": {"type": "url", "url": "http://a/3.png"}}]}]}],
+        "max_tokens": 8}
+
+
+def test_anthropic_image_blocks_are_found_in_messages_and_tool_results() -> None:
+    body = messages_body()
+    original = copy.deepcopy(body)
+    parts = find_image_parts(MESSAGES, body)
+    assert [(p.param, p.source) for p in parts] == [
+        ("messages[0].content[1].source", "AAAA"),
+        ("messages[0].content[2].content[1].source", "http://a/3.png")]
+    new = replace_image_parts(MESSAGES, body, {p.location: f"data:image/jpeg;base64,N{i}"
+                                               for i, p in enumerate(parts)})
+    assert body == original
+    assert new["messages"][0]["content"][1] == {
+        "type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "N0"}}
+    tool_result = new["messages"][0]["content"][2]
+    assert tool_result["tool_use_id"] == "t"
+    assert tool_result["content"][1]["source"] == {
+        "type": "base64", "media_type": "image/jpeg", "data": "N1"}
+    assert count_image_parts(MESSAGES, body) == 2
+
+
+def test_an_anthropic_image_without_data_names_its_source() -> None:
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png"}}]}]}
+    with pytest.raises(ImageError) as info:
+        find_image_parts(MESSAGES, body)
+    assert info.value.param == "messages[0].content[0].source"

@@ -14,13 +14,14 @@ from yarl import URL
 from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import EngineUnavailable, ImageError
 from sglang_worker.http.app import LoadBalancingApp
+from sglang_worker.pipeline import build_request
 from sglang_worker.settings import Settings
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 class FakePipeline:
-    """What the app calls: ``info``, ``engine_alive``, ``call`` and ``events``."""
+    """What the app calls: ``info``, ``engine_alive``, ``build``, ``call`` and ``events``."""
 
     def __init__(self) -> None:
         self.info = EngineInfo("http://127.0.0.1:9", "m", vision=True)
@@ -32,6 +33,9 @@ class FakePipeline:
 
     def engine_alive(self) -> bool:
         return self.alive
+
+    def build(self, route, body):
+        return build_request(route, body, openai_route=True, served_model="m")
 
     async def call(self, request, stats):
         self.calls += 1
@@ -119,8 +123,9 @@ async def test_a_request_beyond_the_slots_waits_then_gets_a_429(served):
     pipeline.release.clear()
     app.ready(pipeline)
     first = asyncio.ensure_future(http.post(f"{url}/v1/chat/completions", json=CHAT))
-    while pipeline.calls == 0:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while pipeline.calls == 0:
+            await asyncio.sleep(0.01)
     assert app.in_flight == 1
     async with http.post(f"{url}/v1/chat/completions", json=CHAT) as response:
         assert response.status == 429 and response.headers["Retry-After"] == "2"

@@ -17,8 +17,9 @@ here):
   SGLang produces it (no batching window: there is no per-yield POST here). A failure before
   the first event is an HTTP error; after it, an in-band ``data: {"error": ...}`` event and the
   end of the stream, without ``[DONE]``.
-- Errors are OpenAI's error body at the error's HTTP status, so the OpenAI SDK raises its own
-  exception classes.
+- Errors are OpenAI's error body at the error's HTTP status (Anthropic's on the Messages API
+  routes), so the OpenAI and Anthropic SDKs raise their own exception classes. Anthropic's
+  ``x-api-key`` and ``anthropic-version`` headers are accepted and ignored, like any header.
 - A client that disconnects cancels its handler (the runner is made with
   ``handler_cancellation``), which closes the engine request, so SGLang aborts it.
 - One log line per request, like a job's: request id, outcome, route, stream, then the
@@ -41,8 +42,8 @@ from sglang_worker.engine.client import EngineRequest, encode_json
 from sglang_worker.errors import WorkerError, sse_error_event
 from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
 from sglang_worker.http.responses import SSEWriter, error_response, json_response
-from sglang_worker.pipeline import Pipeline, RequestStats, build_request
-from sglang_worker.routes import canonical_route, check_route, is_read_route
+from sglang_worker.pipeline import Pipeline, RequestStats
+from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route, check_route, is_read_route
 from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,17 @@ class LoadBalancingApp:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             route = canonical_route(request.raw_path)
+        except WorkerError as error:
+            return _error(error)
+        anthropic = route in ANTHROPIC_ROUTES
+        try:
             check_route(route)
         except WorkerError as error:
             return _error(error)
         read = is_read_route(route)
         if request.method != ("GET" if read else "POST"):
             return error_response(405, f"{route} takes {'GET' if read else 'POST'}, not "
-                                  f"{request.method}")
+                                  f"{request.method}", anthropic=anthropic)
         unavailable = self._unavailable()
         if unavailable is not None:
             return unavailable
@@ -121,21 +126,23 @@ class LoadBalancingApp:
             async with asyncio.timeout(self.settings.lb_queue_timeout_s):
                 await self._slots.acquire()
         except TimeoutError:
+            limit = self.settings.max_concurrency
             return error_response(
-                429, f"the worker is at its limit of {self.settings.max_concurrency} requests "
-                "in flight (MAX_CONCURRENCY); retry shortly or add workers",
-                headers={"Retry-After": BUSY_RETRY_AFTER_S})
+                429, f"the worker is at its limit of {limit} requests in flight "
+                "(MAX_CONCURRENCY); retry shortly or add workers",
+                headers={"Retry-After": BUSY_RETRY_AFTER_S}, anthropic=anthropic)
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._serve(request, route, read)
+            return await self._serve(request, route, read, anthropic)
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self._idle.set()
             self._slots.release()
 
-    async def _serve(self, request: web.Request, route: str, read: bool) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, route: str, read: bool,
+                     anthropic: bool) -> web.StreamResponse:
         pipeline = self.pipeline
         assert pipeline is not None
         request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
@@ -151,16 +158,14 @@ class LoadBalancingApp:
                     body = parse_json_object(raw)
                 except BodyTooLarge as exc:
                     outcome = "error:413"
-                    return error_response(413, exc.message)
+                    return error_response(413, exc.message, anthropic=anthropic)
                 except ValueError as exc:
                     outcome = "error:400"
-                    return error_response(400, str(exc))
-            info = pipeline.info
-            engine_request = build_request(route, body, openai_route=True,
-                                           served_model=info.served_model,
-                                           vocab_size=info.vocab_size)
+                    return error_response(400, str(exc), anthropic=anthropic)
+            engine_request = pipeline.build(route, body)
             if engine_request.stream:
-                response, outcome = await self._stream(request, pipeline, engine_request, stats)
+                response, outcome = await self._stream(request, pipeline, engine_request, stats,
+                                                       anthropic)
                 return response
             answer = await pipeline.call(engine_request, stats)
             outcome = "ok"
@@ -168,18 +173,19 @@ class LoadBalancingApp:
         except WorkerError as error:
             outcome = f"error:{error.status}"
             log.warning("request=%s failed: %s", request_id, error.message)
-            return _error(error)
+            return _error(error, anthropic)
         except Exception:
             outcome = "error:500"
             log.exception("request=%s failed with an unexpected error", request_id)
-            return _error(WorkerError("internal error in the worker; see the worker logs"))
+            return _error(WorkerError("internal error in the worker; see the worker logs"),
+                          anthropic)
         finally:
             log.info("request=%s outcome=%s route=%s stream=%s %s", request_id, outcome, route,
                      engine_request.stream if engine_request else "-", stats.summary())
 
     async def _stream(self, request: web.Request, pipeline: Pipeline,
-                      engine_request: EngineRequest,
-                      stats: RequestStats) -> tuple[web.StreamResponse, str]:
+                      engine_request: EngineRequest, stats: RequestStats,
+                      anthropic: bool) -> tuple[web.StreamResponse, str]:
         writer = SSEWriter(request)
         try:
             async with aclosing(_event_bytes(pipeline, engine_request, stats)) as chunks:
@@ -189,7 +195,7 @@ class LoadBalancingApp:
             if not writer.started:
                 raise
             log.warning("stream failed after its first event: %s", error.message)
-            await writer.write(sse_error_event(error).encode())
+            await writer.write(sse_error_event(error, anthropic=anthropic).encode())
             return await writer.finish(), f"error:{error.status}"
         if not writer.started:  # the engine ended the stream without one event
             raise WorkerError("the engine ended the stream before sending anything")
@@ -203,5 +209,5 @@ async def _event_bytes(pipeline: Pipeline, request: EngineRequest,
             yield b"".join(events)
 
 
-def _error(error: WorkerError) -> web.Response:
-    return json_response(error.status, error.to_body())
+def _error(error: WorkerError, anthropic: bool = False) -> web.Response:
+    return json_response(error.status, error.to_body(anthropic=anthropic))

@@ -57,6 +57,7 @@ from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.images.normalise import ImageLimits, NormalisedImage, normalise_image
 from sglang_worker.images.parts import (
     ImagePart,
+    Location,
     count_image_parts,
     find_image_parts,
     replace_image_parts,
@@ -72,7 +73,7 @@ from sglang_worker.images.source import (
     estimated_size,
     read_local_file,
 )
-from sglang_worker.settings import Settings
+from sglang_worker.settings import MB, Settings
 
 __all__ = ["ImagePipeline", "ImageReport", "PixelGrid", "count_image_parts",
            "limit_pillow_pixels", "model_grid"]
@@ -127,6 +128,7 @@ class ImagePipeline:
             max_side=settings.image_max_side,
             target_pixels=settings.image_max_pixels,
             jpeg_quality=settings.image_jpeg_quality,
+            allow_tiff=settings.image_allow_tiff,
         )
         self._cache: PreparedCache[_Prepared] = PreparedCache(settings.image_cache_bytes)
         self._fetcher = ImageFetcher(settings)
@@ -158,6 +160,7 @@ class ImagePipeline:
         prepared = await self._prepare_all(parts, first_use, budget)
         urls = {part.location: prepared[part.source, self._limits_for(part, grid)][1]
                 for part in parts}
+        self._check_sent(parts, urls)
         report = ImageReport(
             count=len(parts),
             total_bytes_in=budget.used,
@@ -168,6 +171,18 @@ class ImagePipeline:
             cache_hits=sum(p.cached for p, _ in prepared.values()),
         )
         return replace_image_parts(route, body, urls), report
+
+    def _check_sent(self, parts: list[ImagePart], urls: dict[Location, str]) -> None:
+        """What goes to SGLang is bounded too: a lossless image re-encoded as PNG can grow,
+        and an image used twice is sent twice."""
+        limit, sent = self._settings.max_total_image_bytes, 0
+        for part in parts:
+            sent += len(urls[part.location])
+            if sent > limit:
+                raise ImageError(
+                    f"the images of this request come to over {limit / MB:g} MB as sent to "
+                    f"the engine (MAX_TOTAL_IMAGE_BYTES) by this part; send fewer or smaller "
+                    "images", param=part.param)
 
     def _limits_for(self, part: ImagePart, grid: PixelGrid | None) -> ImageLimits:
         budget = self._limits.target_pixels

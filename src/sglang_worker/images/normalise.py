@@ -3,6 +3,8 @@
 Contract (the steps, in the order they apply):
 1. The format is sniffed from the bytes (``image_format``). Anything but JPEG, PNG, GIF, WebP,
    BMP and TIFF is refused, naming what was found ("not a supported image: detected PDF").
+   TIFF only when ``allow_tiff`` (``IMAGE_ALLOW_TIFF``, off by default: libtiff has had
+   recent CVEs, and the image's Pillow cannot be proven patched from here).
 2. Only the header is parsed (Pillow's plugin for that format, opened lazily). The pixel count
    is checked against ``max_pixels`` there, so a decompression bomb (a PNG declaring
    50,000 x 50,000) is refused before any decoder runs.
@@ -91,6 +93,7 @@ class ImageLimits:
     target_pixels: int  # downscale target for width x height; 0: none
     jpeg_quality: int
     grid: PixelGrid | None = None  # the model's sizing rules; None: max_side and target_pixels
+    allow_tiff: bool = False  # IMAGE_ALLOW_TIFF: TIFF goes through libtiff, which has CVEs
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,10 @@ def normalise_image(data: bytes, limits: ImageLimits) -> NormalisedImage:
     fmt = detect_format(data)
     if fmt not in SUPPORTED:
         raise ImageError(f"not a supported image: detected {fmt}")
+    if fmt == "TIFF" and not limits.allow_tiff:
+        raise ImageError("TIFF images are not accepted here (IMAGE_ALLOW_TIFF is off, because "
+                         "TIFF decoding goes through libtiff, which has had recent security "
+                         "fixes); send PNG or JPEG instead")
     try:
         with _PLUGINS[fmt](io.BytesIO(data)) as im:
             _check_pixels(im.size, limits.max_pixels)

@@ -10,6 +10,13 @@ Contract:
 - ``/generate``: SGLang's native ``image_data``, a string, a list of strings, or a list of lists
   of strings (one list per prompt of a batch). Any other entry is refused, because SGLang would
   load it without the worker's checks.
+- ``/v1/responses``: an entry of ``input[i].content`` (a message item) of type ``input_image``
+  with ``image_url`` a string (a URL or a data URL) or ``{"url", "detail"?}``, and ``detail``
+  on the part, or chat's ``image_url`` part. The param is ``input[0].content[1]``.
+- ``/v1/messages`` and ``/v1/messages/count_tokens``: an ``image`` block of
+  ``messages[i].content``, or of a ``tool_result`` block's own content, whose ``source`` is
+  ``{"type": "base64", "media_type", "data"}`` or ``{"type": "url", "url"}``. The param
+  names the source: ``messages[0].content[0].source``.
 - Other routes carry no images.
 - ``find_image_parts`` lists the parts in request order, each with its ``param`` (e.g.
   ``messages[0].content[2]`` or ``image_data[1]``) and its ``detail`` (OpenAI's
@@ -18,21 +25,28 @@ Contract:
 - ``replace_image_parts`` returns a new body: only the containers on the way to a replaced
   part are copied, the input is never mutated, and large strings are shared, not copied.
   Every replaced chat part becomes ``{"type": "image_url", "image_url": {"url": <new>}}``,
-  keeping ``detail`` and any other keys it had.
+  keeping ``detail``; a Responses part becomes ``{"type": "input_image", "image_url": <new>}``
+  (with its ``detail``); an Anthropic block's source becomes ``base64`` with the new image's
+  media type. Nothing else of the part survives: SGLang's per-image sizing knobs
+  (``max_pixels``, ``min_pixels``, ``max_dynamic_patch``, ``min_dynamic_patch``,
+  ``max_long_side_pixel`` ...) and unknown keys are dropped, because the worker has already
+  sized the image to the deployment's limits and only ``url`` and ``detail`` may reach SGLang.
 - ``count_image_parts`` counts without validating and never raises: it is the cheap check that
   refuses images for a text-only model before any work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sglang_worker.errors import ImageError
-from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
+from sglang_worker.routes import ANTHROPIC_ROUTES, CHAT_ROUTE, GENERATE_ROUTE, RESPONSES_ROUTE
 
-Location = tuple[int, ...]  # (message, part) for chat; indices into image_data for /generate
+# (message, part) for chat and Anthropic (message, block, inner block inside a tool_result);
+# (item, part) for Responses; indices into image_data for /generate.
+Location = tuple[int, ...]
 
 _CHAT_IMAGE_TYPES = ("image_url", "image")
 DETAILS = ("low", "high", "auto")
@@ -57,6 +71,10 @@ def count_image_parts(route: str, body: Any) -> int:
                    if part.get("type") in _CHAT_IMAGE_TYPES)
     if route == GENERATE_ROUTE:
         return sum(1 for _ in _leaves(body.get("image_data")))
+    if route == RESPONSES_ROUTE:
+        return sum(1 for _, part in _responses_parts(body) if _is_responses_image(part))
+    if route in ANTHROPIC_ROUTES:
+        return sum(1 for _, block in _anthropic_blocks(body) if block.get("type") == "image")
     return 0
 
 
@@ -67,6 +85,12 @@ def find_image_parts(route: str, body: dict[str, Any]) -> list[ImagePart]:
                 if part.get("type") in _CHAT_IMAGE_TYPES]
     if route == GENERATE_ROUTE:
         return _generate_images(body.get("image_data"))
+    if route == RESPONSES_ROUTE:
+        return [_responses_image(location, part) for location, part in _responses_parts(body)
+                if _is_responses_image(part)]
+    if route in ANTHROPIC_ROUTES:
+        return [_anthropic_image(location, block) for location, block in _anthropic_blocks(body)
+                if block.get("type") == "image"]
     return []
 
 
@@ -76,7 +100,11 @@ def replace_image_parts(route: str, body: dict[str, Any],
     if not urls:
         return body
     if route == CHAT_ROUTE:
-        return _replace_chat(body, urls)
+        return _replace_nested(body, "messages", urls, _as_image_url_part)
+    if route == RESPONSES_ROUTE:
+        return _replace_nested(body, "input", urls, _as_input_image)
+    if route in ANTHROPIC_ROUTES:
+        return _replace_nested(body, "messages", urls, _as_base64_block)
     return {**body, "image_data": _replace_generate(body["image_data"], urls)}
 
 
@@ -137,23 +165,116 @@ def _generate_images(image_data: Any) -> list[ImagePart]:
     return parts
 
 
-def _replace_chat(body: dict[str, Any], urls: Mapping[Location, str]) -> dict[str, Any]:
-    messages = list(body["messages"])
-    for m in sorted({m for m, _ in urls}):
-        content = list(messages[m]["content"])
-        for (mm, p), url in urls.items():
-            if mm == m:
-                content[p] = _as_image_url_part(content[p], url)
-        messages[m] = {**messages[m], "content": content}
-    return {**body, "messages": messages}
+def _replace_nested(body: dict[str, Any], key: str, urls: Mapping[Location, str],
+                    rewrite: Callable[[dict[str, Any], str], dict[str, Any]]) -> dict[str, Any]:
+    """Copy only the containers on the way to each location: ``body[key][i]["content"][j]``
+    (and ``[...]["content"][k]`` one level deeper) is replaced by ``rewrite(part, url)``."""
+    items = list(body[key])
+    for i in sorted({location[0] for location in urls}):
+        content = list(items[i]["content"])
+        for location, url in urls.items():
+            if location[0] != i:
+                continue
+            j = location[1]
+            if len(location) == 2:
+                content[j] = rewrite(content[j], url)
+            else:  # an image inside a tool_result block's own content
+                inner = list(content[j]["content"])
+                inner[location[2]] = rewrite(inner[location[2]], url)
+                content[j] = {**content[j], "content": inner}
+        items[i] = {**items[i], "content": content}
+    return {**body, key: items}
 
 
 def _as_image_url_part(part: dict[str, Any], url: str) -> dict[str, Any]:
     old = part.get("image_url")
-    if part["type"] == "image_url" and isinstance(old, dict):
-        return {**part, "image_url": {**old, "url": url}}
-    rest = {k: v for k, v in part.items() if k not in ("image", "image_url")}
-    return {**rest, "type": "image_url", "image_url": {"url": url}}
+    detail = old.get("detail") if isinstance(old, dict) else None
+    image_url = {"url": url} if detail is None else {"url": url, "detail": detail}
+    return {"type": "image_url", "image_url": image_url}
+
+
+def _as_input_image(part: dict[str, Any], url: str) -> dict[str, Any]:
+    if part.get("type") == "image_url":
+        return _as_image_url_part(part, url)
+    detail = _responses_detail(part)
+    return {"type": "input_image", "image_url": url,
+            **({"detail": detail} if detail is not None else {})}
+
+
+def _as_base64_block(block: dict[str, Any], url: str) -> dict[str, Any]:
+    header, _, data = url.partition(",")
+    media_type = header.removeprefix("data:").split(";", 1)[0]
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type,
+                                        "data": data}}
+
+
+def _responses_parts(body: dict[str, Any]) -> Iterator[tuple[Location, dict[str, Any]]]:
+    items = body.get("input")
+    if not isinstance(items, list):
+        return
+    for i, item in enumerate(items):
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if isinstance(part, dict):
+                    yield (i, j), part
+
+
+def _is_responses_image(part: dict[str, Any]) -> bool:
+    return part.get("type") in ("input_image", "image_url")
+
+
+def _responses_detail(part: dict[str, Any]) -> Any:
+    image_url = part.get("image_url")
+    if isinstance(image_url, dict) and image_url.get("detail") is not None:
+        return image_url["detail"]
+    return part.get("detail")
+
+
+def _responses_image(location: Location, part: dict[str, Any]) -> ImagePart:
+    i, j = location
+    param = f"input[{i}].content[{j}]"
+    value = part.get("image_url")
+    if isinstance(value, dict):
+        value = value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError('an input_image needs "image_url": a URL or a data URL', param=param)
+    detail = _responses_detail(part)
+    if detail is not None and detail not in DETAILS:
+        raise ImageError(f'detail must be "low", "high" or "auto", got {detail!r:.40}',
+                         param=param)
+    return ImagePart(param, value, location, detail)
+
+
+def _anthropic_blocks(body: dict[str, Any]) -> Iterator[tuple[Location, dict[str, Any]]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for j, block in enumerate(content):
+            if not isinstance(block, dict):
+                continue
+            yield (i, j), block
+            inner = block.get("content") if block.get("type") == "tool_result" else None
+            if isinstance(inner, list):
+                for k, inner_block in enumerate(inner):
+                    if isinstance(inner_block, dict):
+                        yield (i, j, k), inner_block
+
+
+def _anthropic_image(location: Location, block: dict[str, Any]) -> ImagePart:
+    param = f"messages[{location[0]}].content[{location[1]}]" + (
+        f".content[{location[2]}]" if len(location) == 3 else "") + ".source"
+    source = block.get("source")
+    kind = source.get("type") if isinstance(source, dict) else None
+    value = source.get("data" if kind == "base64" else "url") if kind else None
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError('an image block needs "source": {"type": "base64", "media_type": '
+                         '..., "data": ...} or {"type": "url", "url": ...}', param=param)
+    return ImagePart(param, value, location)
 
 
 def _replace_generate(image_data: Any, urls: Mapping[Location, str]) -> Any:

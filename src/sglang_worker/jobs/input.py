@@ -24,6 +24,7 @@ from sglang_worker.routes import (
     COMPLETIONS_ROUTE,
     GENERATE_ROUTE,
     canonical_route,
+    check_route,
     is_read_route,
 )
 
@@ -43,20 +44,30 @@ def _merge_sampling_params(payload: dict[str, Any]) -> dict[str, Any]:
     return {**params, **body}
 
 
-def parse_job_input(job_input: Any, *, served_model: str,
-                    vocab_size: int | None = None) -> EngineRequest:
+def route_of(job_input: Any) -> str | None:
+    """The canonical ``openai_route`` of a job, or None (never raises): which error shape a
+    failed job answers in, even when its input could not be parsed."""
+    try:
+        return canonical_route(job_input["openai_route"])
+    except (InvalidRequest, TypeError, KeyError):
+        return None
+
+
+def parse_job_input(job_input: Any, *, served_model: str, vocab_size: int | None = None,
+                    max_n: int | None = None) -> EngineRequest:
     """Recognise the job's shape and build the request it asks for (pure: no I/O)."""
     if not isinstance(job_input, dict):
         raise InvalidRequest(f"job input must be a JSON object; {SHAPES_HELP}", param="input")
 
     if "openai_route" in job_input:
         route = canonical_route(job_input["openai_route"])
+        check_route(route)  # a refused route is refused as such, whatever its body
         body = job_input.get("openai_input")
         if not body and not is_read_route(route):
             raise InvalidRequest(f"openai_input is required for route {route}",
                                  param="openai_input")
         return build_request(route, body, openai_route=True, served_model=served_model,
-                             vocab_size=vocab_size)
+                             vocab_size=vocab_size, max_n=max_n)
 
     if "messages" in job_input:
         route, body = CHAT_ROUTE, _merge_sampling_params(job_input)
@@ -69,4 +80,4 @@ def parse_job_input(job_input: Any, *, served_model: str,
         raise InvalidRequest(f"unrecognised job input (keys: {keys}); {SHAPES_HELP}",
                              param="input")
     return build_request(route, body, openai_route=False, served_model=served_model,
-                         vocab_size=vocab_size)
+                         vocab_size=vocab_size, max_n=max_n)

@@ -16,5 +16,5 @@ from __future__ import annotations
 from sglang_worker.errors import WorkerError
 
 
-def job_error(error: WorkerError) -> dict[str, str]:
-    return {"error": error.to_job_error()}
+def job_error(error: WorkerError, *, anthropic: bool = False) -> dict[str, str]:
+    return {"error": error.to_job_error(anthropic=anthropic)}

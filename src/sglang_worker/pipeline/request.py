@@ -16,9 +16,21 @@ Contract:
   model's vocabulary, when the worker knows its size: SGLang 0.5.23 crashes on an id outside
   it, engine and all (found by fuzzing). Negative ids are always refused.
 - Media the worker does not vet is refused rather than passed on, because SGLang would fetch
-  or read it itself without an address check: chat content parts other than text and images
-  (``video_url``, ``audio_url``, ``input_audio``, ``file`` ...) and ``/generate``'s
-  ``video_data`` and ``audio_data``.
+  or read it itself without an address check (``pipeline.media``, one allowlist per API).
+- OpenAI's Responses API: ``store`` is off (SGLang's default is on, and a stored response
+  lives in one worker's memory, out of reach behind RunPod's load balancing), so an explicit
+  ``store: true``, ``previous_response_id``, ``conversation`` and ``background: true`` are a
+  400 that says why. Tools and ``text.format`` pass through.
+- Anthropic's Messages API: ``messages`` and ``max_tokens`` are required, as Anthropic's API
+  has them; ``count_tokens`` needs ``messages``.
+- ``n`` (and ``best_of``, and ``/generate``'s ``sampling_params.n``) above ``max_n``
+  (``MAX_N``) is a 400: each is a whole generation.
+- SGLang's image-sizing knobs on a request (``max_dynamic_patch``, ``min_dynamic_patch``)
+  are dropped: the worker sizes every image itself (``images/``), so they would only let a
+  caller ask for more image tokens than the deployment allows. The same knobs on an image
+  part are dropped by ``images.parts``.
+- A shape error says what the field accepts ("messages[0].content must be a string or a list
+  of content parts"), never pydantic's internal union branch names.
 """
 
 from __future__ import annotations
@@ -37,10 +49,14 @@ from pydantic import (
 
 from sglang_worker.engine.client import EngineRequest
 from sglang_worker.errors import InvalidRequest
+from sglang_worker.pipeline.media import refuse_unvetted_media
 from sglang_worker.routes import (
     CHAT_ROUTE,
     COMPLETIONS_ROUTE,
+    COUNT_TOKENS_ROUTE,
     GENERATE_ROUTE,
+    MESSAGES_ROUTE,
+    RESPONSES_ROUTE,
     check_route,
     is_read_route,
 )
@@ -100,40 +116,113 @@ class GenerateBody(_Open):
         return self
 
 
-CONTENT_PART_TYPES = frozenset({"text", "image_url", "image"})
-UNVETTED_GENERATE_FIELDS = ("video_data", "audio_data")
+class ResponsesBody(_Open):
+    input: str | list[dict[str, Any]]
+    model: str | None = None
+    stream: bool = False
+
+
+class AnthropicMessage(_Open):
+    role: str
+    content: str | list[dict[str, Any]]
+
+
+class CountTokensBody(_Open):
+    messages: list[AnthropicMessage] = Field(min_length=1)
+    model: str | None = None
+
+
+class MessagesBody(CountTokensBody):
+    max_tokens: StrictInt
+    stream: bool = False
+
 
 _BODY_MODELS: dict[str, type[BaseModel]] = {
     CHAT_ROUTE: ChatBody,
     COMPLETIONS_ROUTE: CompletionBody,
     GENERATE_ROUTE: GenerateBody,
+    RESPONSES_ROUTE: ResponsesBody,
+    MESSAGES_ROUTE: MessagesBody,
+    COUNT_TOKENS_ROUTE: CountTokensBody,
+}
+# What a field with several accepted shapes accepts, for errors in the caller's words.
+ACCEPTS = {
+    "content": "a string or a list of content parts",
+    "prompt": "a non-empty string, a list of strings, a list of token ids, or a list of lists "
+              "of token ids",
+    "text": "a non-empty string or a list of strings",
+    "input_ids": "a list of token ids or a list of lists of token ids",
+    "sampling_params": "an object or a list of objects",
+    "input": "a string or a list of input items",
+}
+_TYPE_NAMES = frozenset({"str", "int", "list", "dict"})
+DROPPED_KNOBS = ("max_dynamic_patch", "min_dynamic_patch")
+STATEFUL_RESPONSES_FIELDS = {
+    "previous_response_id": "previous_response_id is not supported: this worker stores no "
+    "responses, because a stored response lives in one worker's memory and RunPod may route "
+    "the next request to another worker; send the earlier turns as input instead",
+    "conversation": "conversation is not supported: this worker stores no conversations; send "
+    "the earlier turns as input instead",
 }
 
 
-def _param_path(loc: tuple[Any, ...]) -> str:
+def _param_path(loc: tuple[Any, ...]) -> tuple[str, bool]:
+    """The caller's path to an error (``messages[0].content``), and whether pydantic's path
+    went on into a union's branches (which the caller never wrote)."""
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.isidentifier() or (  # a branch: "str", "list[dict[str,any]]" ...
+                part in _TYPE_NAMES and path.rsplit(".", 1)[-1] in ACCEPTS):
+            return path, True
+        else:
+            path += f".{part}" if path else part
+    return path, False
 
 
-def _refuse_unvetted_media(route: str, body: dict[str, Any]) -> None:
-    if route == GENERATE_ROUTE:
-        for field in UNVETTED_GENERATE_FIELDS:
-            if body.get(field) is not None:
-                raise InvalidRequest(f"{field} is not supported by this worker; only images "
-                                     "are accepted", param=field)
-    if route != CHAT_ROUTE:
+def _shape_error(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors(include_url=False)[0]
+    where, in_union = _param_path(first["loc"])
+    field = where.rsplit(".", 1)[-1].split("[", 1)[0]
+    if in_union and field in ACCEPTS and where.endswith(field):
+        message = f"{where} must be {ACCEPTS[field]}"
+    else:
+        message = f"{where}: {first['msg']}" if where else first["msg"]
+    return InvalidRequest(message, param=where or None)
+
+
+def _check_n(route: str, body: dict[str, Any], max_n: int | None) -> None:
+    if max_n is None:
         return
-    for i, message in enumerate(body["messages"]):
-        content = message.get("content")
-        for j, part in enumerate(content if isinstance(content, list) else ()):
-            kind = part.get("type")
-            if kind not in CONTENT_PART_TYPES:
-                where = f"messages[{i}].content[{j}]"
-                raise InvalidRequest(
-                    f"{where}: content part type {kind!r} is not supported by this worker "
-                    f"(supported: {', '.join(sorted(CONTENT_PART_TYPES))})", param=where)
+    fields: list[tuple[str, Any]] = [("n", body.get("n")), ("best_of", body.get("best_of"))]
+    if route == GENERATE_ROUTE:
+        params = body.get("sampling_params")
+        for i, entry in enumerate(params if isinstance(params, list) else [params]):
+            if isinstance(entry, dict):
+                fields.append((f"sampling_params{f'[{i}]' if isinstance(params, list) else ''}.n",
+                               entry.get("n")))
+    for name, value in fields:
+        if isinstance(value, int) and not isinstance(value, bool) and value > max_n:
+            raise InvalidRequest(f"{name} is {value}, over this worker's limit of {max_n} "
+                                 "(MAX_N): each is a whole generation", param=name)
+
+
+def _check_responses_state(body: dict[str, Any]) -> dict[str, Any]:
+    for field, why in STATEFUL_RESPONSES_FIELDS.items():
+        if body.get(field) is not None:
+            raise InvalidRequest(why, param=field)
+    if body.get("store") is True:
+        raise InvalidRequest("store: true is not supported: this worker stores no responses, "
+                             "because a stored response lives in one worker's memory and "
+                             "RunPod may route the next request to another worker; leave "
+                             "store unset or false", param="store")
+    if body.get("background") is True:
+        raise InvalidRequest("background: true is not supported: a background response would "
+                             "have to be fetched later from the worker that ran it, which "
+                             "RunPod's routing does not allow; stream instead",
+                             param="background")
+    return {**body, "store": False}
 
 
 def _token_ids(value: Any) -> list[int]:
@@ -153,8 +242,8 @@ def _check_token_ids(route: str, body: dict[str, Any], vocab_size: int | None) -
                                  f"({limit})", param=field)
 
 
-def validate_body(route: str, body: Any, *, served_model: str,
-                  vocab_size: int | None = None) -> dict[str, Any]:
+def validate_body(route: str, body: Any, *, served_model: str, vocab_size: int | None = None,
+                  max_n: int | None = None) -> dict[str, Any]:
     """Check the body's shape for ``route`` and fill a missing ``model``; return the body."""
     if not isinstance(body, dict):
         raise InvalidRequest(f"the request body for {route} must be a JSON object, "
@@ -164,24 +253,27 @@ def validate_body(route: str, body: Any, *, served_model: str,
         try:
             model.model_validate(body)
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = _param_path(first["loc"])
-            message = f"{where}: {first['msg']}" if where else first["msg"]
-            raise InvalidRequest(message, param=where or None) from None
-        _refuse_unvetted_media(route, body)
+            raise _shape_error(exc) from None
+        refuse_unvetted_media(route, body)
         if route in (COMPLETIONS_ROUTE, GENERATE_ROUTE):
             _check_token_ids(route, body, vocab_size)
+        _check_n(route, body, max_n)
+    if route == RESPONSES_ROUTE:
+        body = _check_responses_state(body)
+    if any(knob in body for knob in DROPPED_KNOBS):
+        body = {key: value for key, value in body.items() if key not in DROPPED_KNOBS}
     if route != GENERATE_ROUTE and not body.get("model"):
         body = {**body, "model": served_model}
     return body
 
 
 def build_request(route: str, body: Any, *, openai_route: bool, served_model: str,
-                  vocab_size: int | None = None) -> EngineRequest:
+                  vocab_size: int | None = None, max_n: int | None = None) -> EngineRequest:
     """The one place an ``EngineRequest`` is made: allowlist, method, validation, stream flag."""
     check_route(route)
     if is_read_route(route):
         return EngineRequest(route, "GET", None, stream=False, openai_route=openai_route)
-    body = validate_body(route, body, served_model=served_model, vocab_size=vocab_size)
+    body = validate_body(route, body, served_model=served_model, vocab_size=vocab_size,
+                         max_n=max_n)
     return EngineRequest(route, "POST", body, stream=body.get("stream") is True,
                          openai_route=openai_route)

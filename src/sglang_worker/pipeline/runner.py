@@ -43,6 +43,7 @@ from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, ImageReport, count_image_parts, model_grid
+from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 
 ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
@@ -101,8 +102,10 @@ class Pipeline:
         engine_alive: Callable[[], bool],
         *,
         death_settle_s: float = ENGINE_DEATH_SETTLE_S,
+        max_n: int | None = None,
     ):
         self.info = info
+        self.max_n = max_n
         self.client = client
         self.images = images
         self.engine_alive = engine_alive
@@ -121,6 +124,11 @@ class Pipeline:
     def check_alive(self) -> None:
         if not self.engine_alive():
             raise EngineUnavailable(ENGINE_STOPPED)
+
+    def build(self, route: str, body: Any) -> EngineRequest:
+        """The request for a canonical route from an HTTP face (OpenAI-style output)."""
+        return build_request(route, body, openai_route=True, served_model=self.info.served_model,
+                             vocab_size=self.info.vocab_size, max_n=self.max_n)
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
         if request.body is None:

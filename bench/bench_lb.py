@@ -1,0 +1,134 @@
+"""Row 9: load-balancing mode end to end, against the bare engine, as a client measures it.
+
+The worker runs as deployed (``python handler.py`` with ``WORKER_MODE=lb``, its own SGLang
+server, the tiny Qwen2-VL). "Direct" is the same request sent to that SGLang server's own
+port; "lb" is the request sent to the worker's port. Both sides are plain HTTP clients with a
+persistent session. Rounds alternate direct, lb, lb, direct, ... Each round sends 64 streaming
+chat requests (half with a small base64 PNG) at concurrency 32 and records every request's
+time to first byte of its first event and the round's throughput.
+
+Targets: TTFT p50 ratio (lb / direct) at most 1.05; throughput ratio at least 0.95.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import aiohttp
+from harness import ROOT, ms, p50, p95, save, table, verdict
+from PIL import Image
+
+from sglang_worker.engine import engine_port
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+REQUESTS, CONCURRENCY = 64, 32
+
+
+def png_url() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 90, 160)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def bodies(model: str) -> list[dict]:
+    image = png_url()
+    out = []
+    for n in range(REQUESTS):
+        content: list[dict] = [{"type": "text", "text": f"Request {n}: say something."}]
+        if n % 2:
+            content.append({"type": "image_url", "image_url": {"url": image}})
+        out.append({"model": model, "messages": [{"role": "user", "content": content}],
+                    "max_tokens": 16, "temperature": 0, "stream": True})
+    return out
+
+
+def start_worker() -> tuple[subprocess.Popen, str, str]:
+    port, engine = engine_port(0), engine_port(0)
+    env = {**os.environ, "WORKER_MODE": "lb", "PORT": str(port), "LB_HOST": "127.0.0.1",
+           "ENGINE_PORT": str(engine), "MAX_CONCURRENCY": str(CONCURRENCY)}
+    process = subprocess.Popen([sys.executable, "handler.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the lb worker exited during start-up"
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
+                if response.status == 200:
+                    return process, url, f"http://127.0.0.1:{engine}"
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the lb worker did not become ready in 600 s")
+
+
+async def ttft(session: aiohttp.ClientSession, url: str, body: dict) -> float:
+    start = time.perf_counter()
+    async with session.post(url, json=body) as response:
+        assert response.status == 200, await response.text()
+        await response.content.readuntil(b"\n\n")
+        first = time.perf_counter() - start
+        await response.read()
+    return first
+
+
+async def round_of(session: aiohttp.ClientSession, url: str,
+                   work: list[dict]) -> tuple[list[float], float]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(body: dict) -> float:
+        async with gate:
+            return await ttft(session, url, body)
+
+    start = time.perf_counter()
+    firsts = await asyncio.gather(*(one(body) for body in work))
+    return list(firsts), len(work) / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    process, lb_url, engine_url = start_worker()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+            async with session.get(f"{engine_url}/v1/models") as response:
+                model = (await response.json())["data"][0]["id"]
+            work = bodies(model)
+            sides = {"direct": f"{engine_url}/v1/chat/completions",
+                     "lb": f"{lb_url}/v1/chat/completions"}
+            for url in sides.values():  # warm-up
+                await round_of(session, url, work[:8])
+            ttfts: dict[str, list[float]] = {"direct": [], "lb": []}
+            rates: dict[str, list[float]] = {"direct": [], "lb": []}
+            for i in range(ROUNDS):
+                order = ("direct", "lb") if i % 2 == 0 else ("lb", "direct")
+                for side in order:
+                    firsts, rate = await round_of(session, sides[side], work)
+                    ttfts[side] += firsts
+                    rates[side].append(rate)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+    ttft_ratio = p50(ttfts["lb"]) / p50(ttfts["direct"])
+    rate_ratio = p50(rates["lb"]) / p50(rates["direct"])
+    print(table(f"Row 9: lb mode at concurrency {CONCURRENCY}, {REQUESTS} streams per round, "
+                f"{ROUNDS} rounds per side",
+                ["side", "TTFT p50 ms", "TTFT p95 ms", "requests/s (median)"],
+                [[side, ms(p50(ttfts[side])), ms(p95(ttfts[side])), f"{p50(rates[side]):.1f}"]
+                 for side in ("direct", "lb")]))
+    print(f"TTFT ratio {ttft_ratio:.3f} (target <= 1.05): {verdict(ttft_ratio <= 1.05)}")
+    print(f"throughput ratio {rate_ratio:.3f} (target >= 0.95): {verdict(rate_ratio >= 0.95)}")
+    summary = {"ttft_ratio": ttft_ratio, "throughput_ratio": rate_ratio,
+               "met": ttft_ratio <= 1.05 and rate_ratio >= 0.95}
+    written = save("lb", summary, {"ttft_s": ttfts, "requests_per_s": rates})
+    print(f"\nwritten: {written}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
