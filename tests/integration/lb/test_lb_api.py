@@ -11,6 +11,7 @@ import json
 from urllib.parse import urlsplit
 
 import aiohttp
+import anthropic
 import openai
 import pytest
 from PIL import Image
@@ -161,3 +162,31 @@ async def test_a_wrong_method_is_a_405(lb_worker):
     status, body = await asyncio.to_thread(raw_request, lb_worker.url, "GET",
                                            "/v1/chat/completions")
     assert status == 405 and "takes POST" in body["error"]["message"]
+
+
+async def test_responses_and_messages_with_images_and_hostile_urls(lb_worker, model):
+    """Both newer APIs through lb mode with the official SDKs: a base64 image reaches the
+    model, and a loopback image URL is refused with zero connections."""
+    image = jpeg_data_url()
+    data = image.split(",", 1)[1]
+    async with openai.AsyncOpenAI(base_url=lb_worker.openai_base_url, api_key="unused",
+                                  max_retries=0) as oai, anthropic.AsyncAnthropic(
+            base_url=lb_worker.url, api_key="unused", max_retries=0) as claude:
+        response = await oai.responses.create(model=model, max_output_tokens=4, input=[
+            {"role": "user", "content": [{"type": "input_image", "image_url": image}]}])
+        assert response.status in ("completed", "incomplete") and response.usage.input_tokens > 10
+        message = await claude.messages.create(model=model, max_tokens=4, messages=[
+            {"role": "user", "content": [{"type": "image", "source": {
+                "type": "base64", "media_type": "image/jpeg", "data": data}}]}])
+        assert message.usage.input_tokens > 10
+        async with ConnectionCounter() as listener:
+            hostile = f"http://127.0.0.1:{listener.port}/x.png"
+            with pytest.raises(openai.BadRequestError):
+                await oai.responses.create(model=model, input=[{"role": "user", "content": [
+                    {"type": "input_image", "image_url": hostile}]}])
+            with pytest.raises(anthropic.BadRequestError) as raised:
+                await claude.messages.create(model=model, max_tokens=4, messages=[
+                    {"role": "user", "content": [{"type": "image", "source": {
+                        "type": "url", "url": hostile}}]}])
+            assert raised.value.body["error"]["type"] == "invalid_request_error"
+            assert listener.connections == 0
