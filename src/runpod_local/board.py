@@ -7,6 +7,8 @@ Contract:
   A change wakes only the waiters it concerns.
 - Retention is RunPod's: a ``/run`` job is kept 30 minutes after it ends, a ``/runsync`` or
   OpenAI job 1 minute.
+- ``purge_queue()`` cancels every queued job and returns how many; their waiters (a
+  ``/runsync`` or OpenAI request on one of them) wake and answer as for any cancelled job.
 - ``housekeeping()`` runs until cancelled: every second it stops jobs past the execution
   timeout (``LOCAL_ENDPOINT_EXECUTION_TIMEOUT_S``) as TIMED_OUT and forgets expired jobs.
 - ``close_intake()`` (the endpoint is stopping) makes job-take polls return empty at once, so
@@ -89,6 +91,12 @@ class JobBoard:
             self._changed(job_id)
             self._stops.fire()
         return job
+
+    def purge_queue(self) -> int:
+        purged = self.store.purge_queue(now=self._clock())
+        for job in purged:
+            self._changed(job.id)
+        return len(purged)
 
     def read_stream(self, job_id: str) -> list[Any]:
         return self.store.read_stream(job_id)

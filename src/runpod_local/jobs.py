@@ -10,9 +10,10 @@ Contract:
   ``output``.
 - ``cancel``: a queued job leaves the queue; a job in progress also goes on the stop list that
   the worker's job-stop poll drains (``take_stop_ids``). ``time_out_overdue`` does the same, as
-  TIMED_OUT, for jobs past the execution timeout. A job-stream or job-done that arrives for a
-  job already stopped is ignored and puts the job back on the stop list, so a stop that reached
-  the worker before its task existed is sent again.
+  TIMED_OUT, for jobs past the execution timeout. ``purge_queue`` cancels every queued job at
+  once (RunPod's ``/purge-queue``) and leaves jobs in progress alone. A job-stream or job-done
+  that arrives for a job already stopped is ignored and puts the job back on the stop list, so
+  a stop that reached the worker before its task existed is sent again.
 - ``read_stream`` returns the outputs streamed since the previous call: one cursor per job, as
   RunPod's ``/stream``.
 - A finished job is forgotten ``retention_s`` after it ended (``prune``); the counters that
@@ -129,6 +130,15 @@ class JobStore:
             return job
         self._stop_job(job, JobStatus.CANCELLED, now)
         return job
+
+    def purge_queue(self, *, now: float) -> list[Job]:
+        """Cancel every queued job (none has reached a worker, so none is on the stop list)."""
+        purged = list(self._queue)
+        self._queue.clear()
+        for job in purged:
+            job.input = None
+            job.move_to(JobStatus.CANCELLED, now)
+        return purged
 
     def read_stream(self, job_id: str) -> list[Any]:
         job = self._jobs[job_id]

@@ -10,19 +10,30 @@ Contract:
   as RunPod's ``/openai/v1/...`` builds it. A GET (``/v1/models``) carries no ``openai_input``.
 - On the wire, each worker yield is ``http.responses.sse_bytes(output)``: on this route the
   worker yields raw SSE text and it goes out unchanged.
-- ``stream_epilogue(job)``: what closes an SSE response once its job ended. Nothing after a
-  completed job (the worker's own ``data: [DONE]`` was the last yield). After any other end an
-  in-band ``data: {"error": {...}}`` event, unless the worker already sent one, and no
-  ``[DONE]``, so no client mistakes a cut stream for a finished one.
-- ``openai_answer(job)``: the (HTTP status, JSON body) of a finished non-streaming job, or of a
-  streaming job that ended before its first event. COMPLETED: the worker's one yield (the
-  response object) with 200. FAILED and TIMED_OUT: the job error, which the worker and the
-  board write as the JSON string of OpenAI's error body whose ``code`` is the HTTP status
-  (``errors.py``); the answer is that status with that body, so the OpenAI SDK raises the
-  matching class (400 ``BadRequestError``, 404 ``NotFoundError``, 5xx ``InternalServerError``).
-  An error in another form (a traceback from the SDK) becomes a 500. CANCELLED: 409.
-- Error bodies are the worker's own (``sglang_worker.errors.openai_error_body``): one builder
-  for the worker, its HTTP face and this emulator.
+- ``is_anthropic_route(route)``: whether ``route`` is one of Anthropic's Messages API routes
+  (``routes.ANTHROPIC_ROUTES``), decided on its canonical form (``routes.canonical_route``); a
+  route the worker will refuse is not. Every answer below takes that flag (``anthropic``): on
+  those routes each error body is Anthropic's, ``{"type": "error", "error": {"type",
+  "message"}}``, so the Anthropic SDK raises its own classes; elsewhere it is OpenAI's.
+- ``stream_epilogue(job, anthropic=)``: what closes an SSE response once its job ended. Nothing
+  after a completed job (the worker's own last event ended the stream). After any other end an
+  in-band error event, unless the worker already sent one: OpenAI's ``data: {"error": {...}}``,
+  or on the Anthropic routes ``event: error`` and Anthropic's body; never a ``[DONE]``, so no
+  client mistakes a cut stream for a finished one.
+- ``openai_answer(job, anthropic=)``: the (HTTP status, JSON body) of a finished non-streaming
+  job, or of a streaming job that ended before its first event. COMPLETED: the worker's one
+  yield (the response object) with 200. FAILED and TIMED_OUT: the job error
+  (``error_from_job_error``), which the worker and the board write as the JSON string of
+  OpenAI's error body whose ``code`` is the HTTP status (``errors.py``); the answer is that
+  status with that body, so the OpenAI SDK raises the matching class (400
+  ``BadRequestError``, 404 ``NotFoundError``, 5xx ``InternalServerError``). On the Anthropic
+  routes the worker writes Anthropic's body instead: the answer is that body, at the status
+  its type maps to (``errors.ANTHROPIC_STATUSES``, 500 for a type it does not know); an
+  OpenAI-shaped error there (the board's own 503 and 504) keeps its status and takes
+  Anthropic's shape. An error in another form (a traceback from the SDK) becomes a 500.
+  CANCELLED: 409.
+- Error bodies are the worker's own (``sglang_worker.errors``: ``openai_error_body``,
+  ``error_body``): one builder for the worker, its HTTP face and this emulator.
 """
 
 from __future__ import annotations
@@ -32,8 +43,14 @@ import re
 from typing import Any
 
 from runpod_local.jobs import Job, JobStatus
-from sglang_worker.errors import openai_error_body
+from sglang_worker.errors import (
+    ANTHROPIC_STATUSES,
+    InvalidRequest,
+    error_body,
+    openai_error_body,
+)
 from sglang_worker.http.responses import sse_bytes
+from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route
 
 CANCELLED_STATUS = 409
 _OPENAI_TARGET = re.compile(r"(?:/v2/[^/]+)?/openai(/v1(?:[/\\].*)?)")
@@ -51,46 +68,74 @@ def openai_job_input(route: str, method: str, body: dict[str, Any] | None) -> di
     return job_input
 
 
-def error_from_job_error(error: Any) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and OpenAI error body carried by a job's error."""
-    parsed: Any = error
-    if isinstance(error, str):
-        try:
-            parsed = json.loads(error)
-        except ValueError:
-            parsed = None
+def is_anthropic_route(route: str) -> bool:
+    try:
+        return canonical_route(route) in ANTHROPIC_ROUTES
+    except InvalidRequest:
+        return False
+
+
+def _parsed(error: Any) -> Any:
+    """A job error as the JSON value it encodes, or None if it is text of another kind."""
+    if not isinstance(error, str):
+        return error
+    try:
+        return json.loads(error)
+    except ValueError:
+        return None
+
+
+def _is_anthropic_body(value: Any) -> bool:
+    return (isinstance(value, dict) and value.get("type") == "error"
+            and isinstance(value.get("error"), dict))
+
+
+def error_from_job_error(error: Any, *, anthropic: bool = False) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and error body (Anthropic's with ``anthropic``) carried by a job's error."""
+    parsed = _parsed(error)
+    if anthropic and _is_anthropic_body(parsed):
+        return ANTHROPIC_STATUSES.get(parsed["error"].get("type"), 500), parsed
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         inner = parsed["error"]
         code = inner.get("code")
         status = code if isinstance(code, int) and 400 <= code <= 599 else 500
-        return status, openai_error_body(
-            status, str(inner.get("message", "the job failed")), param=inner.get("param"),
-            error_type=inner.get("type"))
+        message, param = str(inner.get("message", "the job failed")), inner.get("param")
+        if anthropic:
+            return status, error_body(status, message, param=param, anthropic=True)
+        return status, openai_error_body(status, message, param=param,
+                                         error_type=inner.get("type"))
     if isinstance(parsed, dict) and "error_message" in parsed:  # the SDK caught an exception
         message = f"the handler raised {parsed.get('error_type')}: {parsed['error_message']}"
     else:
         message = str(error).split("\ntraceback:", 1)[0].strip() or "the job failed"
-    return 500, openai_error_body(500, message)
+    return 500, error_body(500, message, anthropic=anthropic)
 
 
-def openai_answer(job: Job) -> tuple[int, Any]:
+def openai_answer(job: Job, *, anthropic: bool = False) -> tuple[int, Any]:
     if job.status is JobStatus.COMPLETED:
         output = job.output
         if isinstance(output, list) and len(output) == 1:
             output = output[0]
         return 200, output
     if job.status is JobStatus.CANCELLED:
-        return CANCELLED_STATUS, openai_error_body(CANCELLED_STATUS,
-                                                   f"job {job.id} was cancelled")
-    return error_from_job_error(job.error)
+        return CANCELLED_STATUS, error_body(CANCELLED_STATUS, f"job {job.id} was cancelled",
+                                            anthropic=anthropic)
+    return error_from_job_error(job.error, anthropic=anthropic)
 
 
-def stream_epilogue(job: Job) -> bytes:
-    if job.status is JobStatus.COMPLETED:
-        return b""
+def _sent_error(job: Job, *, anthropic: bool) -> bool:
+    """Whether the worker's last yield ended with its own in-band error event."""
     last = job.streamed[-1] if job.streamed else None
-    if isinstance(last, str) and last.rstrip().rsplit("\n\n", 1)[-1].startswith(
-            'data: {"error"'):
-        return b""  # the worker already sent the error in-band
-    _, body = openai_answer(job)
+    if not isinstance(last, str):
+        return False
+    event = last.rstrip().rsplit("\n\n", 1)[-1]
+    return event.startswith("event: error" if anthropic else 'data: {"error"')
+
+
+def stream_epilogue(job: Job, *, anthropic: bool = False) -> bytes:
+    if job.status is JobStatus.COMPLETED or _sent_error(job, anthropic=anthropic):
+        return b""
+    _, body = openai_answer(job, anthropic=anthropic)
+    if anthropic:
+        return f"event: error\ndata: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
     return sse_bytes(body)

@@ -16,6 +16,11 @@ Contract:
   exception class.
 - Body limit 20 MB (``request_body.OPENAI_LIMIT``; RunPod documents none for this route): a
   larger body gets a 413 with OpenAI's error body. Malformed JSON gets a 400.
+- On Anthropic's Messages API routes (``/openai/v1/messages`` and its ``/count_tokens``, as
+  ``openai_relay.is_anthropic_route`` decides from the canonical route) every error above, the
+  endpoint's own included, has Anthropic's body at the same status, and a stream cut short
+  ends with Anthropic's ``event: error`` (``openai_relay.stream_epilogue``), so the Anthropic
+  SDK raises its own exception classes.
 - A client that disconnects (streaming or not) cancels its job through job-stop, so the
   worker's handler is cancelled and SGLang aborts the generation.
 """
@@ -30,6 +35,7 @@ from aiohttp import web
 from runpod_local.board import JobBoard
 from runpod_local.jobs import STOPPED_STATUSES, Job
 from runpod_local.openai_relay import (
+    is_anthropic_route,
     openai_answer,
     openai_job_input,
     openai_route_of,
@@ -58,27 +64,29 @@ class OpenAIRoutes:
                                      self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        route = openai_route_of(request.raw_path)
+        anthropic = route is not None and is_anthropic_route(route)
         body: dict[str, Any] | None = None
         if request.method == "POST":
             try:
                 raw = await read_body(request, OPENAI_LIMIT, f"POST {request.path}")
                 body = parse_json_object(raw)
             except BodyTooLarge as exc:
-                return error_response(413, exc.message)
+                return error_response(413, exc.message, anthropic=anthropic)
             except ValueError as exc:
-                return error_response(400, str(exc))
-        route = openai_route_of(request.raw_path)
+                return error_response(400, str(exc), anthropic=anthropic)
         if route is None:  # routed here on the decoded path, but the raw target differs
             return error_response(404, f"no route {request.path}")
         job_input = openai_job_input(route, request.method, body)
         job = self.board.submit(job_input, sync=True)
         if body is not None and body.get("stream") is True:
-            return await cancel_on_disconnect(self.board, job, self._relay(request, job))
+            return await cancel_on_disconnect(self.board, job,
+                                              self._relay(request, job, anthropic))
         await cancel_on_disconnect(self.board, job, self.board.wait_final(job, None))
-        return self._answer(job)
+        return self._answer(job, anthropic)
 
-    def _answer(self, job: Job) -> web.Response:
-        status, body = openai_answer(job)
+    def _answer(self, job: Job, anthropic: bool) -> web.Response:
+        status, body = openai_answer(job, anthropic=anthropic)
         return json_response(status, body, NO_RETRY if job.status in STOPPED_STATUSES else None)
 
     async def _streamed(self, job: Job) -> AsyncIterator[bytes]:
@@ -94,13 +102,14 @@ class OpenAIRoutes:
                 return
             await self.board.wait_change(job, version, None)
 
-    async def _relay(self, request: web.Request, job: Job) -> web.StreamResponse:
+    async def _relay(self, request: web.Request, job: Job,
+                     anthropic: bool) -> web.StreamResponse:
         writer = SSEWriter(request)
         async for chunk in self._streamed(job):
             await writer.write(chunk)
         if not writer.started:
-            return self._answer(job)
-        epilogue = stream_epilogue(job)
+            return self._answer(job, anthropic)
+        epilogue = stream_epilogue(job, anthropic=anthropic)
         if epilogue:
             await writer.write(epilogue)
         return await writer.finish()

@@ -1,5 +1,6 @@
 """RunPod's public job API, served by the local endpoint: ``/run``, ``/runsync``, ``/status``,
-``/stream``, ``/cancel`` and ``/health``, under both ``/v2/<any endpoint id>/`` and bare paths.
+``/stream``, ``/cancel``, ``/purge-queue`` and ``/health``, under both ``/v2/<any endpoint
+id>/`` and bare paths.
 
 Contract (shapes and statuses as RunPod documents them; ``jobs.py`` builds the bodies):
 - ``POST /run`` ``{"input": ...}`` -> ``{"id", "status": "IN_QUEUE"}``. Body limit 10 MB.
@@ -16,6 +17,12 @@ Contract (shapes and statuses as RunPod documents them; ``jobs.py`` builds the b
 - ``POST /cancel/{id}`` -> ``{"id", "status"}``: CANCELLED for a queued or running job (a
   running one is stopped through job-stop, so the handler sees a cancel); a finished job keeps
   its status.
+- ``POST /purge-queue`` -> ``{"removed": N, "status": "completed"}``: every queued job is
+  removed from the queue, jobs in progress go on. RunPod documents no status for a purged
+  job; here it is CANCELLED (its ``/status`` says so until it is forgotten), a status the
+  runpod SDK's ``Job.status()``/``output()`` loop treats as final, so nothing waits forever:
+  a ``/runsync`` waiting on a purged job answers its CANCELLED status body at once, an OpenAI
+  request the 409 of a cancelled job.
 - ``GET /health`` -> ``{"jobs": {...}, "workers": {...}}``.
 - Errors: unknown job 404, malformed body 400, oversized body 413, each ``{"error": "..."}``.
 """
@@ -74,6 +81,7 @@ class PublicJobAPI:
             ("GET", "/stream/{job_id}", self.stream),
             ("POST", "/stream/{job_id}", self.stream),
             ("POST", "/cancel/{job_id}", self.cancel),
+            ("POST", "/purge-queue", self.purge_queue),
             ("GET", "/health", self.health),
         ]
         for prefix in PREFIXES:
@@ -127,6 +135,10 @@ class PublicJobAPI:
         job = self._job(request)
         self.board.cancel(job.id)
         return web.json_response({"id": job.id, "status": job.status.value})
+
+    async def purge_queue(self, request: web.Request) -> web.Response:
+        await read_limited(request, SMALL_LIMIT)
+        return web.json_response({"removed": self.board.purge_queue(), "status": "completed"})
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(self.board.health())

@@ -70,3 +70,20 @@ async def test_closing_intake_answers_polls_at_once_and_fail_unfinished_ends_the
     for job in (running, queued):
         assert job.status is JobStatus.FAILED
         assert json.loads(job.error)["error"]["code"] == 503
+
+
+async def test_purge_queue_releases_the_waiters_of_the_jobs_it_removes():
+    board = JobBoard()
+    running = board.submit("x", sync=True)
+    await board.take(1, worker_id="w", timeout=1)
+    queued = [board.submit(n, sync=True) for n in range(2)]
+    waiters = [asyncio.create_task(board.wait_final(job, 30)) for job in (running, *queued)]
+    await asyncio.sleep(0.01)
+    assert board.purge_queue() == 2
+    assert await asyncio.wait_for(asyncio.gather(*waiters[1:]), 1) == [True, True]
+    assert not waiters[0].done()  # the running job goes on
+    assert openai_answer(queued[0])[0] == 409
+    assert board.health()["jobs"]["inQueue"] == 0
+    assert await board.take(1, worker_id="w", timeout=0.05) == []
+    board.finish(running.id, {"output": ["x"]})
+    assert await asyncio.wait_for(waiters[0], 1)

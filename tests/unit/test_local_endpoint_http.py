@@ -9,15 +9,19 @@ import asyncio
 import json
 
 import aiohttp
+import anthropic
 import openai
 import pytest
+import runpod
 from aiohttp import web
+from runpod.endpoint.asyncio.asyncio_runner import Endpoint as AsyncEndpoint
+from runpod.endpoint.asyncio.asyncio_runner import Job as AsyncJob
 
 from runpod_local.__main__ import public_app
 from runpod_local.board import JobBoard
 from runpod_local.job_api import WorkerJobAPI
 from runpod_local.settings import LocalSettings
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import ImageError, WorkerError, sse_error_event
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -205,3 +209,136 @@ async def test_openai_client_disconnect_cancels_the_job(endpoint):
     request.cancel()  # the client goes away before the answer
     assert await endpoint.stop_ids() == [job["id"]]
     assert endpoint.board.get(job["id"]).status == "CANCELLED"
+
+
+async def test_purge_queue_removes_queued_jobs_keeps_running_ones_and_ends_their_waiters(
+        endpoint, monkeypatch):
+    async with endpoint.http.post(f"{endpoint.url}/run", json={"input": "a"}) as response:
+        running = (await response.json())["id"]
+    assert (await endpoint.take())["id"] == running
+    waiter = asyncio.create_task(endpoint.http.post(f"{endpoint.url}/runsync",
+                                                    json={"input": "b"}))
+    async with endpoint.http.post(f"{endpoint.url}/run", json={"input": "c"}) as response:
+        queued = (await response.json())["id"]
+    while endpoint.board.store.queued < 2:  # the /runsync request has not arrived yet
+        await asyncio.sleep(0.01)
+    # The runpod SDK's own call: POST {endpoint_url_base}/<endpoint id>/purge-queue.
+    monkeypatch.setattr(runpod, "endpoint_url_base", f"{endpoint.url}/v2")
+    sdk_endpoint = AsyncEndpoint("any-id", endpoint.http, api_key="k")
+    assert await sdk_endpoint.purge_queue() == {"removed": 2, "status": "completed"}
+    async with await asyncio.wait_for(waiter, 5) as response:
+        purged = await response.json()
+    assert purged["status"] == "CANCELLED"  # the /runsync ends at once, with the job's status
+    assert endpoint.board.get(queued).status == "CANCELLED"
+    assert endpoint.board.get(running).status == "IN_PROGRESS"
+    assert await AsyncJob("any-id", queued, endpoint.http, {}).status() == "CANCELLED"
+    async with endpoint.http.post(f"{endpoint.url}/purge-queue") as response:
+        assert await response.json() == {"removed": 0, "status": "completed"}
+    await endpoint.post("job-done", running, {"output": "a"})  # the running job finishes
+    assert endpoint.board.get(running).status == "COMPLETED"
+
+
+# --- Anthropic's Messages API through /openai/v1 -------------------------------------------
+MESSAGE = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+MESSAGE_START = 'event: message_start\ndata: ' + json.dumps({"type": "message_start", "message": {
+    "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "m",
+    "stop_reason": None, "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 0}}}) + "\n\n"
+
+
+def anthropic_client(endpoint: Endpoint) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=f"{endpoint.url}/v2/x/openai", api_key="k",
+                                    max_retries=0)
+
+
+@pytest.mark.parametrize("job_error, error_class, status, kind", [
+    (ImageError("image data is not valid base64", param="messages[0].content[0].source")
+     .to_job_error(anthropic=True), anthropic.BadRequestError, 400, "invalid_request_error"),
+    (json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+     anthropic.ServiceUnavailableError, 503, "overloaded_error"),
+    (json.dumps({"type": "error", "error": {"type": "new_kind", "message": "?"}}),
+     anthropic.InternalServerError, 500, "new_kind"),
+    ("handler: boom \ntraceback: File ...", anthropic.InternalServerError, 500, "api_error"),
+    (WorkerError("too slow", status=504).to_job_error(), anthropic.GatewayTimeoutError, 504,
+     "api_error"),
+])
+async def test_anthropic_failure_is_an_anthropic_error_the_sdk_raises(
+        endpoint, job_error, error_class, status, kind):
+    client = anthropic_client(endpoint)
+
+    async def worker() -> None:
+        job = await endpoint.take()
+        assert job["input"] == {"openai_route": "/v1/messages", "openai_input": MESSAGE}
+        await endpoint.post("job-done", job["id"], {"error": job_error})
+
+    task = asyncio.create_task(worker())
+    with pytest.raises(error_class) as raised:
+        await client.messages.create(**MESSAGE)
+    await task
+    assert raised.value.status_code == status
+    assert raised.value.body["type"] == "error" and raised.value.body["error"]["type"] == kind
+    await client.close()
+
+
+async def test_anthropic_routes_cancelled_job_is_a_409_in_anthropics_shape(endpoint):
+    client = anthropic_client(endpoint)
+    request = asyncio.create_task(client.messages.count_tokens(
+        model="m", messages=MESSAGE["messages"]))
+    job = await endpoint.take()
+    assert job["input"]["openai_route"] == "/v1/messages/count_tokens"
+    endpoint.board.cancel(job["id"])
+    with pytest.raises(anthropic.ConflictError) as raised:
+        await request
+    assert raised.value.body == {"type": "error", "error": {
+        "type": "invalid_request_error", "message": f"job {job['id']} was cancelled"}}
+    await client.close()
+
+
+async def test_anthropic_routes_body_errors_are_in_anthropics_shape(endpoint):
+    url = f"{endpoint.url}/openai/v1/messages"
+    async with endpoint.http.post(url, data=b"{") as response:
+        body = await response.json()
+    assert response.status == 400 and body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "not valid JSON" in body["error"]["message"]
+    client = anthropic_client(endpoint)
+    with pytest.raises(anthropic.ContentTooLargeError) as raised:
+        await client.messages.create(**{**MESSAGE, "system": "A" * 20_100_000})
+    assert raised.value.body["error"]["type"] == "request_too_large"
+    assert "20 MB limit" in raised.value.body["error"]["message"]
+    await client.close()
+    # The same mistakes on an OpenAI route keep OpenAI's shape.
+    async with endpoint.http.post(f"{endpoint.url}/openai/v1/responses", data=b"{") as response:
+        assert response.status == 400 and (await response.json())["error"]["code"] == 400
+
+
+async def test_an_anthropic_stream_cut_short_ends_with_anthropics_error_event(endpoint):
+    client = anthropic_client(endpoint)
+
+    async def consume() -> list[str]:
+        stream = await client.messages.create(**MESSAGE, stream=True)
+        return [event.type async for event in stream]
+
+    consumer = asyncio.create_task(consume())
+    job = await endpoint.take()
+    await endpoint.post("job-stream", job["id"], {"output": MESSAGE_START})
+    await endpoint.post("job-done", job["id"], {
+        "error": WorkerError("the engine died", status=503).to_job_error()})
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        await consumer
+    assert raised.value.body == {"type": "error", "error": {
+        "type": "overloaded_error", "message": "the engine died"}}
+    await client.close()
+
+
+async def test_an_anthropic_stream_with_the_workers_own_error_gets_no_second_one(endpoint):
+    request = asyncio.create_task(endpoint.http.post(
+        f"{endpoint.url}/openai/v1/messages", json={**MESSAGE, "stream": True}))
+    job = await endpoint.take()
+    in_band = sse_error_event(ImageError("bad"), anthropic=True)
+    await endpoint.post("job-stream", job["id"], {"output": MESSAGE_START})
+    await endpoint.post("job-stream", job["id"], {"output": in_band})
+    await endpoint.post("job-done", job["id"], {
+        "error": ImageError("bad").to_job_error(anthropic=True)})
+    async with await request as response:
+        assert await response.content.read() == (MESSAGE_START + in_band).encode()

@@ -130,6 +130,20 @@ def test_finished_jobs_are_forgotten_after_their_retention():
     assert store.counts["completed"] == 2  # /health counts are cumulative
 
 
+def test_purge_queue_cancels_queued_jobs_and_leaves_running_ones():
+    store, (running, a, b) = store_with("x", "y", "z")
+    store.take(1, now=0, worker_id="w")
+    versions = (a.version, b.version)
+    assert store.purge_queue(now=1) == [a, b]
+    assert a.status is b.status is JobStatus.CANCELLED and a.input is b.input is None
+    assert (a.version, b.version) == (versions[0] + 1, versions[1] + 1)
+    assert (store.queued, store.in_progress) == (0, 1) and store.take_stop_ids() == []
+    assert running.status is JobStatus.IN_PROGRESS
+    assert store.take(5, now=2, worker_id="w") == []
+    assert store.purge_queue(now=3) == []
+    assert store.finish(running.id, {"output": 1}, now=4)
+
+
 def test_fail_unfinished_ends_queued_and_running_jobs():
     store, (running, queued) = store_with("x", "y")
     store.take(1, now=0, worker_id="w")
