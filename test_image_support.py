@@ -16,7 +16,8 @@ reached the model). The exit status is 0 when every case passed, 1 otherwise, 2 
 Against the local endpoint (a loopback address) the URL image is served by a small HTTP server
 this script starts on 127.0.0.1: the local worker runs with IMAGE_ALLOW_PRIVATE_URLS=true.
 Against RunPod it uses a public image (``--image-url``). The pictures sent inline are drawn by
-this script; only the ``openai`` package is needed.
+this script; only the ``openai`` package is needed, and ``anthropic`` for the Messages API case
+(without it that case is shown as skipped, never as passed).
 
 RunPod's OpenAI route answers a failed request with HTTP 200 and the error in the body, where
 the local endpoint answers with the error's HTTP status (so the SDK raises). The error cases
@@ -93,6 +94,10 @@ def serve_on_loopback(path: str, body: bytes) -> str:
 # --- The cases ----------------------------------------------------------------------------------
 class CheckFailed(Exception):
     pass
+
+
+class CaseSkipped(Exception):
+    """A case that cannot run here (its client package is missing): shown, never a pass."""
 
 
 def check(condition: bool, message: str) -> None:
@@ -187,6 +192,51 @@ def expect_error(ep: Endpoint, content: list[dict[str, Any]], error_class: type[
     return Outcome(detail=f"HTTP {raw.http_response.status_code} with the error in the body")
 
 
+def responses_tokens(ep: Endpoint, content: list[dict[str, Any]]) -> int:
+    response = ep.client.responses.create(model=ep.model, max_output_tokens=MAX_TOKENS,
+                                          input=[{"role": "user", "content": content}])
+    check(response.object == "response", f"unexpected object {response.object!r}")
+    check(response.status in ("completed", "incomplete"), f"status {response.status!r}")
+    return response.usage.input_tokens
+
+
+def case_responses(ep: Endpoint) -> Outcome:
+    """OpenAI's Responses API: the Responses usage has no image count, so the image's tokens
+    are what it adds to the same prompt without it."""
+    question = {"type": "input_text", "text": "What is in this picture?"}
+    with_image = responses_tokens(ep, [question, {"type": "input_image",
+                                                  "image_url": data_url(png(200, 150, 40))}])
+    added = with_image - responses_tokens(ep, [question])
+    check(added > 0, f"the image added {added} input tokens: it did not reach the model")
+    return Outcome(image_tokens=added, detail="input tokens added by the image")
+
+
+def case_messages(ep: Endpoint) -> Outcome:
+    """Anthropic's Messages API with the anthropic SDK (if installed), counted the same way."""
+    try:
+        import anthropic
+    except ImportError:
+        raise CaseSkipped("the anthropic package is not installed (pip install "
+                          "anthropic)") from None
+    base = str(ep.client.base_url).rstrip("/").removesuffix("/v1")
+    key = ep.client.api_key
+    claude = anthropic.Anthropic(base_url=base, api_key=key, auth_token=key,
+                                 timeout=ep.client.timeout, max_retries=0)
+    picture = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                           "data": base64.b64encode(png(200, 150, 80)).decode()}}
+    question = {"type": "text", "text": "What is in this picture?"}
+
+    def tokens(*content: dict[str, Any]) -> int:
+        message = claude.messages.create(model=ep.model, max_tokens=MAX_TOKENS,
+                                         messages=[{"role": "user", "content": list(content)}])
+        check(message.type == "message", f"unexpected type {message.type!r}")
+        return message.usage.input_tokens
+
+    added = tokens(question, picture) - tokens(question)
+    check(added > 0, f"the image added {added} input tokens: it did not reach the model")
+    return Outcome(image_tokens=added, detail="input tokens added by the image")
+
+
 def case_models(ep: Endpoint) -> Outcome:
     models = ep.client.models.list().data
     check(bool(models), "models.list() returned no model")
@@ -254,6 +304,8 @@ CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
     ("error: corrupt base64", case_corrupt_base64),
     ("error: unsupported format (PDF)", case_unsupported_format),
     ("error: over the size limit", case_over_size_limit),
+    ("Responses API, image as base64", case_responses),
+    ("Anthropic Messages API, image as base64", case_messages),
 ]
 
 
@@ -261,7 +313,7 @@ CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
 @dataclass
 class Row:
     case: str
-    passed: bool
+    passed: bool | None  # None: skipped
     latency_s: float
     outcome: Outcome
 
@@ -272,6 +324,8 @@ def run_case(ep: Endpoint, name: str, case: Callable[[Endpoint], Outcome]) -> Ro
         outcome, passed = case(ep), True
     except CheckFailed as exc:
         outcome, passed = Outcome(detail=str(exc)), False
+    except CaseSkipped as exc:
+        outcome, passed = Outcome(detail=str(exc)), None
     except openai.APIError as exc:
         outcome, passed = Outcome(detail=f"{type(exc).__name__}: {exc}"), False
     return Row(name, passed, time.perf_counter() - started, outcome)
@@ -280,7 +334,8 @@ def run_case(ep: Endpoint, name: str, case: Callable[[Endpoint], Outcome]) -> Ro
 def print_table(rows: list[Row]) -> None:
     header = ("case", "result", "latency", "ttft", "image tokens", "detail")
     lines = [header] + [(
-        row.case, "pass" if row.passed else "FAIL", f"{row.latency_s:.2f} s",
+        row.case, {True: "pass", False: "FAIL", None: "skipped"}[row.passed],
+        f"{row.latency_s:.2f} s",
         f"{row.outcome.ttft_s:.2f} s" if row.outcome.ttft_s is not None else "-",
         str(row.outcome.image_tokens) if row.outcome.image_tokens is not None else "-",
         row.outcome.detail.replace("\n", " ")[:90]) for row in rows]
@@ -333,9 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     ep = Endpoint(client, model, image_url)
     rows = [run_case(ep, name, case) for name, case in CASES]
     print_table(rows)
-    failed = [row.case for row in rows if not row.passed]
-    print(f"{len(rows) - len(failed)} of {len(rows)} cases passed"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    failed = [row.case for row in rows if row.passed is False]
+    skipped = [row.case for row in rows if row.passed is None]
+    passed = len(rows) - len(failed) - len(skipped)
+    print(f"{passed} of {len(rows)} cases passed"
+          + (f"; failed: {', '.join(failed)}" if failed else "")
+          + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     return 1 if failed else 0
 
 

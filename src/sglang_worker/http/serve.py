@@ -46,7 +46,11 @@ DEATH_LINGER_S = 2.0
 
 
 def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
-    """Run ``fn`` in a daemon thread: a signal during start-up need not wait for it."""
+    """Run ``fn`` in a daemon thread: a signal during start-up need not wait for it.
+
+    The thread then stays, idle, for the rest of the process: the engine is tied to its
+    parent with ``PR_SET_PDEATHSIG``, which fires when the *thread* that started it ends, not
+    the process. A thread that returned would SIGTERM the engine the moment it was ready."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
@@ -65,6 +69,7 @@ def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
             loop.call_soon_threadsafe(settle, None, error)
         else:
             loop.call_soon_threadsafe(settle, result, None)
+        threading.Event().wait()  # keep the engine's parent thread alive (see above)
 
     threading.Thread(target=run, name="engine-start", daemon=True).start()
     return future
