@@ -220,8 +220,9 @@ def case_messages(ep: Endpoint) -> Outcome:
                           "anthropic)") from None
     base = str(ep.client.base_url).rstrip("/").removesuffix("/v1")
     key = ep.client.api_key
-    claude = anthropic.Anthropic(base_url=base, api_key=key, auth_token=key,
-                                 timeout=ep.client.timeout, max_retries=0)
+    # RunPod checks Authorization: Bearer; the SDK sends its key as x-api-key, so send both.
+    claude = anthropic.Anthropic(base_url=base, api_key=key, timeout=ep.client.timeout,
+                                 max_retries=0, default_headers={"Authorization": f"Bearer {key}"})
     picture = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
                                            "data": base64.b64encode(png(200, 150, 80)).decode()}}
     question = {"type": "text", "text": "What is in this picture?"}
