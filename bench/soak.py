@@ -2,8 +2,9 @@
 
 The endpoint runs as ``make serve`` runs it: the worker (``python handler.py``, the RunPod SDK's
 real job loop) and its own SGLang server with the tiny Qwen2-VL. The jobs mix text, base64
-images and URL images (served from a loopback server here), half of them streaming, over the
-OpenAI route and ``/runsync``. Every 50th job carries a deliberately corrupt image.
+images and URL images (served from a loopback server here), OpenAI Responses and Anthropic
+Messages jobs with base64 images, half of them streaming, over the OpenAI route and
+``/runsync``. Every 50th job carries a deliberately corrupt image.
 
 Checks, printed as figures:
 - lost: jobs with no answer at all (must be 0)
@@ -78,9 +79,12 @@ def chat_body(n: int, image_url: str, stream: bool) -> dict:
 
 async def run_job(n: int, client, http, url: str, images: ImageServer, model: str) -> dict:
     """One job; returns {"n", "kind", "ok", "own", "status"}."""
-    stream = n % 2 == 0
-    kind = ("text", "base64", "url")[n % 3]
+    stream = stream_of(n)
+    # Shifted by one every INJECT_EVERY jobs, so the injected jobs land on every kind.
+    kind = ("text", "base64", "url", "responses", "messages")[(n + n // INJECT_EVERY) % 5]
     injected = n % INJECT_EVERY == 0
+    if kind in ("responses", "messages"):
+        return await run_newer_api(n, kind, client, http, url, model, injected)
     if kind == "text":
         prompt = f"Soak job number {n} says:"
         body = {"prompt": prompt, "max_tokens": 3, "echo": True, "temperature": 0}
@@ -116,6 +120,43 @@ async def run_job(n: int, client, http, url: str, images: ImageServer, model: st
     if answer.get("status") != "COMPLETED":
         return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": answer}
     return {"n": n, "kind": kind, "ok": True, "own": answer["output"][0]["id"] == f"soak-{n}"}
+
+
+async def run_newer_api(n: int, kind: str, client, http, url: str, model: str,
+                        injected: bool) -> dict:
+    """A Responses or an Anthropic Messages job with a base64 image. The Responses API echoes
+    the request's ``metadata``, which proves the answer is this job's; a Messages answer
+    carries nothing of the request, so it is checked for arriving only (``own`` None)."""
+    data = "bm90IGFuIGltYWdl" if injected else base64.b64encode(picture(n, "PNG")).decode()
+    if kind == "responses":
+        try:
+            response = await client.responses.create(
+                model=model, max_output_tokens=3, metadata={"n": str(n)},
+                input=[{"role": "user", "content": [
+                    {"type": "input_text", "text": f"Job {n}"},
+                    {"type": "input_image", "image_url": f"data:image/png;base64,{data}"}]}])
+        except openai.BadRequestError as error:
+            return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": 400,
+                    "names_part": "input[0].content[1]" in str(error.body)}
+        return {"n": n, "kind": kind, "ok": True, "own": response.metadata == {"n": str(n)}}
+    body = {"model": model, "max_tokens": 3, "stream": stream_of(n), "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": f"Job {n}"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": data}}]}]}
+    async with http.post(f"{url}/openai/v1/messages", json=body) as response:
+        text = await response.text()
+        status = response.status
+    if status != 200:
+        return {"n": n, "kind": kind, "ok": False, "injected": injected, "status": status,
+                "names_part": "messages[0].content[1].source" in text}
+    done = "message_stop" in text if body["stream"] else '"type":"message"' in text.replace(
+        " ", "")
+    return {"n": n, "kind": kind, "ok": done, "own": None, "status": status}
+
+
+def stream_of(n: int) -> bool:
+    return n % 2 == 0
 
 
 async def main() -> None:
@@ -155,7 +196,7 @@ async def main() -> None:
     unexpected = [r for r in results if not r["ok"] and r not in injected]
     injected_ok = all(not r["ok"] and r.get("status") == 400 and r.get("names_part")
                       for r in injected)
-    foreign = [r for r in results if r["ok"] and not r["own"]]
+    foreign = [r for r in results if r["ok"] and r["own"] is False]
     growth = rss["last_100_mb"] - rss["first_100_mb"]
     ok = not lost and not unexpected and not foreign and injected_ok and growth <= RSS_BOUND_MB
     print(table(f"Soak: {JOBS} jobs at concurrency {CONCURRENCY} through the local endpoint",
