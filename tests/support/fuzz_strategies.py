@@ -1,4 +1,5 @@
-"""Hypothesis strategies for hostile input: job shapes, content parts, image bytes, base64.
+"""Hypothesis strategies for hostile input: job shapes (chat, completions, /generate, the
+Responses and Messages APIs), content parts, image bytes, base64, route spellings.
 
 Every URL these strategies produce points at a loopback, private or otherwise refused address,
 or uses a refused scheme, so a fuzzed request can never make the worker dial out: with the
@@ -131,7 +132,59 @@ def chat_body(draw) -> dict:
     return body
 
 
+@st.composite
+def responses_body(draw) -> dict:
+    """A Responses body: input items with text and image parts, often broken or stateful."""
+    part = st.one_of(
+        st.builds(lambda t: {"type": "input_text", "text": t}, st.text(max_size=20)),
+        st.builds(lambda u, d: {"type": "input_image", "image_url": u, "detail": d},
+                  image_text() | json_values, st.sampled_from(["auto", "low", "high", None, 7])),
+        st.builds(lambda f: {"type": "input_image", "file_id": f}, st.text(max_size=8)),
+        st.builds(lambda t, v: {"type": t, "file_url": v},
+                  st.sampled_from(["input_file", "input_audio", "item_reference"]), json_values),
+        json_values)
+    item = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system"])},
+                                 optional={"content": st.lists(part, max_size=3) | st.text(
+                                     max_size=20), "type": st.sampled_from(
+                                     ["message", "function_call_output", "item_reference"])})
+    body = {"input": draw(st.lists(item, max_size=3) | st.text(max_size=20) | json_values),
+            "max_output_tokens": 2}
+    body.update(draw(st.dictionaries(st.sampled_from(
+        ["stream", "store", "previous_response_id", "background", "n"]), json_values,
+        max_size=2)))
+    return body
+
+
+@st.composite
+def messages_body(draw) -> dict:
+    """An Anthropic Messages body: text and image blocks (base64, url, file), tool results."""
+    source = st.one_of(
+        st.builds(lambda d: {"type": "base64", "media_type": "image/png", "data": d},
+                  image_text()),
+        st.builds(lambda u: {"type": "url", "url": u}, image_text()),
+        st.builds(lambda f: {"type": "file", "file_id": f}, st.text(max_size=8)),
+        json_values)
+    image = st.builds(lambda s: {"type": "image", "source": s}, source)
+    block = st.one_of(
+        st.builds(lambda t: {"type": "text", "text": t}, st.text(max_size=20)), image,
+        st.builds(lambda c: {"type": "tool_result", "tool_use_id": "t", "content": c},
+                  st.lists(image, max_size=2)),
+        st.builds(lambda s: {"type": "document", "source": s}, source), json_values)
+    messages = draw(st.lists(st.fixed_dictionaries({
+        "role": st.sampled_from(["user", "assistant"]),
+        "content": st.lists(block, max_size=3) | st.text(max_size=20)}), max_size=2))
+    return {"messages": messages, "max_tokens": draw(st.sampled_from([2, 0, -1, "x"]))}
+
+
+NEWER_API_INPUTS = st.one_of(
+    st.builds(lambda b: {"openai_route": "/v1/responses", "openai_input": b}, responses_body()),
+    st.builds(lambda r, b: {"openai_route": r, "openai_input": b},
+              st.sampled_from(["/v1/messages", "/v1/messages/count_tokens",
+                               "/openai/v1/messages"]), messages_body()),
+)
+
 job_inputs = st.one_of(
+    NEWER_API_INPUTS,
     json_values,
     st.builds(lambda r, b: {"openai_route": r, "openai_input": b},
               st.sampled_from(ROUTES + HOSTILE_ROUTES) | route_spellings | st.text(max_size=20),

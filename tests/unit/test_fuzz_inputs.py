@@ -1,8 +1,8 @@
 """Fuzzing the pure front of the worker: job shapes and image parts, no engine needed.
 
 Properties: parsing a job never raises anything but ``InvalidRequest``; preparing the images
-of any chat body returns a body or raises ``ImageError`` naming the part, within a deadline,
-without ever connecting anywhere.
+of any chat, Responses or Messages body returns a body or raises ``ImageError`` naming the
+part, within a deadline, without ever connecting anywhere.
 """
 
 from __future__ import annotations
@@ -11,14 +11,22 @@ import asyncio
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
 from sglang_worker.images.parts import count_image_parts, find_image_parts
 from sglang_worker.jobs.input import parse_job_input
+from sglang_worker.pipeline.request import validate_body
 from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 from sglang_worker.settings import Settings
-from tests.support.fuzz_strategies import chat_body, image_text, job_inputs
+from tests.support.fuzz_strategies import (
+    chat_body,
+    image_text,
+    job_inputs,
+    messages_body,
+    responses_body,
+)
 from tests.support.image_server import guard_connections
 
 pytestmark = pytest.mark.fuzz
@@ -76,3 +84,29 @@ async def test_any_generate_image_data_is_prepared_or_refused(pipeline, image):
         assert error.param in ("image_data[0]", "image_data[1]")
     else:
         assert prepared["image_data"][0].startswith("data:image/") and report.count == 2
+
+
+@given(st.one_of(st.tuples(st.just("/v1/responses"), responses_body()),
+                 st.tuples(st.just("/v1/messages"), messages_body())))
+async def test_any_responses_or_messages_body_is_prepared_or_refused_naming_the_part(
+    pipeline, attempts, route_and_body
+):
+    """What passes validation goes through the image pipeline: every image comes out as a
+    checked data URL (Responses) or base64 source (Messages), or the error names its part;
+    nothing ever connects."""
+    route, body = route_and_body
+    try:
+        body = validate_body(route, body, served_model="m")
+        prepared, report = await asyncio.wait_for(pipeline.prepare(route, body), 30)
+    except InvalidRequest as error:
+        assert error.status == 400 and "Traceback" not in error.message
+        if isinstance(error, ImageError):
+            assert error.param and error.param.startswith(("input[", "messages["))
+    else:
+        assert report.count == count_image_parts(route, body)
+        parts = find_image_parts(route, prepared)
+        if route == "/v1/responses":
+            assert all(part.source.startswith("data:image/") for part in parts)
+        else:
+            assert all(not part.source.startswith(("http", "data:")) for part in parts)
+    assert attempts == []
