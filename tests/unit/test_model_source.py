@@ -6,15 +6,21 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from sglang_worker.engine import model_source
 from sglang_worker.engine.model_source import (
     MANIFEST_FORMAT,
     BakedModel,
     StorageFacts,
+    find_cached_snapshot,
     gather_storage_facts,
     has_cuda_gpu,
+    model_json,
     plan_model_source,
     read_manifest,
     resolve_model_source,
@@ -26,6 +32,12 @@ from sglang_worker.settings import Settings
 HUB_ID = "Qwen/Qwen2.5-VL-7B-Instruct"
 NOTHING = StorageFacts(baked=None, volume_mounted=False, model_name_exists=False)
 VOLUME = StorageFacts(baked=None, volume_mounted=True, model_name_exists=False)
+
+
+@pytest.fixture(autouse=True)
+def no_image_kernels(tmp_path, monkeypatch):
+    """This machine's own ~/.cache/huggingface is not the image's: tests choose what is there."""
+    monkeypatch.setattr(model_source, "IMAGE_HF_HUB_CACHE", tmp_path / "image-hf-cache" / "hub")
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
@@ -256,3 +268,206 @@ def test_vocab_size_is_found_in_the_cache_the_engine_uses(tmp_path, variable, hu
     (snapshot.parents[1] / "refs" / "main").write_text("abc123")
     assert vocab_size("org/vl", {variable: str(tmp_path)}) == 151936
     assert vocab_size("org/vl", {}) is None  # the worker's own default cache has nothing
+
+
+# --- The image's pre-downloaded kernels -------------------------------------------------------
+
+def image_kernels(tmp_path) -> Path:
+    """A stand-in for the image's /root/.cache/huggingface/hub after `kernels download`."""
+    hub = tmp_path / "image-hf-cache" / "hub"
+    (hub / "kernels--kernels-community--sgl-flash-attn3" / "snapshots" / "c0ffee").mkdir(
+        parents=True)
+    return hub
+
+
+def test_with_the_cache_on_the_volume_the_image_kernels_stay_reachable(tmp_path, monkeypatch):
+    hub = image_kernels(tmp_path)
+    for name in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "KERNELS_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    source = plan_model_source(make_settings(tmp_path), VOLUME, gpu=True, env={})
+    env = engine_environment(cpu=False, model=source)
+    assert env["HF_HOME"] == str(tmp_path / "volume" / "huggingface-cache")
+    assert env["KERNELS_CACHE"] == str(hub)  # kernels 0.14's variable; unset = $HF_HOME/hub
+
+
+@pytest.mark.parametrize("variable", ["HF_HOME", "HF_HUB_CACHE"])
+def test_a_cache_the_user_moved_keeps_the_image_kernels_too(tmp_path, monkeypatch, variable):
+    hub = image_kernels(tmp_path)
+    monkeypatch.delenv("KERNELS_CACHE", raising=False)
+    env = {variable: "/somewhere"}
+    source = plan_model_source(make_settings(tmp_path), VOLUME, gpu=True, env=env)
+    assert source.apply(env) == {variable: "/somewhere", "KERNELS_CACHE": str(hub)}
+
+
+def test_the_kernels_cache_is_set_only_when_it_is_unset_needed_and_there(tmp_path):
+    hub = image_kernels(tmp_path)
+    volume = plan_model_source(make_settings(tmp_path), VOLUME, gpu=True, env={})
+    # The user's choice wins.
+    assert volume.apply({"KERNELS_CACHE": "/mine"})["KERNELS_CACHE"] == "/mine"
+    # The engine's hub cache is the image's: nothing is hidden, nothing to set.
+    disk = plan_model_source(make_settings(tmp_path), NOTHING, gpu=True, env={})
+    assert "KERNELS_CACHE" not in disk.apply({})
+    assert "KERNELS_CACHE" not in disk.apply({"HF_HUB_CACHE": str(hub)})
+    # No pre-downloaded kernels in the image (another base image, a CPU machine): not set.
+    for entry in hub.iterdir():
+        entry.rename(tmp_path / entry.name)
+    assert "KERNELS_CACHE" not in volume.apply({})
+    hub.rmdir()
+    assert "KERNELS_CACHE" not in volume.apply({})
+
+
+# --- RunPod's cached models -------------------------------------------------------------------
+
+def put_cached_model(hub: Path, repo_id: str, commit: str = "e" * 40, revision: str = "main",
+                     files: dict[str, str] | None = None) -> Path:
+    """A model as Hugging Face's cache (and RunPod's cached models) lays it out: blobs, with the
+    snapshot's files symlinks to them."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    files = files if files is not None else {"config.json": '{"vocab_size": 512}',
+                                             "model.safetensors": "weights"}
+    for i, (name, content) in enumerate(files.items()):
+        blob = repo / "blobs" / f"{commit[:8]}{i}"
+        if content is not None:
+            blob.write_text(content)
+        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
+    return snapshot
+
+
+def cached_hub(tmp_path) -> Path:
+    return tmp_path / "volume" / "huggingface-cache" / "hub"
+
+
+def tree(root: Path) -> list[tuple[str, int, float]]:
+    """Every entry under ``root`` with its mode and modification time: any write changes it."""
+    return sorted((str(p), p.lstat().st_mode, p.lstat().st_mtime) for p in [root,
+                                                                          *root.rglob("*")])
+
+
+def test_a_cached_model_is_served_offline_from_its_snapshot(tmp_path):
+    snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
+    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    assert facts.cached_snapshot == snapshot and facts.volume_mounted
+    env = {"MODEL_REVISION": "main", "PATH": "/usr/bin"}
+    source = plan_model_source(make_settings(tmp_path), facts, gpu=True, env=env)
+    assert (source.origin, source.model_path) == ("cached", str(snapshot))
+    engine_env = source.apply(env)
+    assert engine_env["HF_HUB_OFFLINE"] == engine_env["TRANSFORMERS_OFFLINE"] == "1"
+    assert engine_env["SERVED_MODEL_NAME"] == HUB_ID  # clients see the hub id
+    assert "MODEL_REVISION" not in engine_env  # the snapshot is that revision
+    # No variable points the engine at the cached models' mount: its writes go elsewhere.
+    assert not any(value.startswith(str(tmp_path / "volume")) for value in engine_env.values())
+    assert engine_env["PATH"] == "/usr/bin"
+    assert any("cached models" in note for note in source.notes)
+    assert not source.warnings
+
+
+def test_the_cached_model_rule_needs_no_network_volume_and_writes_nothing(tmp_path, monkeypatch):
+    """A read-only mount (chmod, and a before/after listing, which root's writes would change)."""
+    for name in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "MODEL_REVISION",
+                 "REVISION", "TOKENIZER_NAME", "TOKENIZER_PATH", "SERVED_MODEL_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
+    volume = tmp_path / "volume"
+    modes = {p: p.lstat().st_mode for p in [volume, *volume.rglob("*")] if not p.is_symlink()}
+    for path in modes:
+        path.chmod(stat.S_IMODE(modes[path]) & ~0o222)
+    try:
+        before = tree(volume)
+        source = resolve_model_source(make_settings(tmp_path), gpu=True)
+        env = engine_environment(cpu=False, model=source)
+        assert (source.origin, source.model_path) == ("cached", str(snapshot))
+        assert model_json(source.model_path, "config.json", env) == {"vocab_size": 512}
+        # huggingface_hub reading that cache offline (as a user who points HF_HUB_CACHE at the
+        # mount would have it) writes nothing either: no lock, no .no_exist marker.
+        probe = ("from huggingface_hub import hf_hub_download, snapshot_download\n"
+                 "from huggingface_hub.errors import LocalEntryNotFoundError\n"
+                 f"print(snapshot_download({HUB_ID!r}))\n"
+                 f"print(hf_hub_download({HUB_ID!r}, 'config.json'))\n"
+                 "try:\n"
+                 f"    hf_hub_download({HUB_ID!r}, 'tokenizer.json')\n"
+                 "except LocalEntryNotFoundError:\n"
+                 "    print('absent')\n")
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              timeout=60, env={**env, "HF_HUB_CACHE": str(cached_hub(tmp_path)),
+                                               "HF_HOME": str(tmp_path / "disk-hf-home")})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == [str(snapshot), str(snapshot / "config.json"), "absent"]
+        assert tree(volume) == before
+    finally:
+        for path, mode in modes.items():
+            path.chmod(stat.S_IMODE(mode))
+
+
+def test_the_cached_snapshot_is_the_requested_revision(tmp_path):
+    hub = cached_hub(tmp_path)
+    main = put_cached_model(hub, HUB_ID, "a" * 40)
+    tagged = put_cached_model(hub, HUB_ID, "b" * 40, revision="v1")
+    assert find_cached_snapshot(hub, HUB_ID, None) == main
+    assert find_cached_snapshot(hub, HUB_ID, "v1") == tagged
+    assert find_cached_snapshot(hub, HUB_ID, "b" * 40) == tagged  # a commit
+    assert find_cached_snapshot(hub, HUB_ID, "v2") is None
+    assert find_cached_snapshot(hub, "other/model", None) is None
+    settings = make_settings(tmp_path, sglang_args="--revision v1")
+    assert gather_storage_facts(settings, env={"MODEL_REVISION": "main"}).cached_snapshot == tagged
+    assert gather_storage_facts(make_settings(tmp_path),
+                                env={"REVISION": "v2"}).cached_snapshot is None
+
+
+@pytest.mark.parametrize("files", [
+    {"config.json": "{}"},  # no weights yet
+    {"model.safetensors": "w"},  # no config
+    {"config.json": "{}", "model.safetensors": None},  # a symlink to a blob never downloaded
+    {"config.json": "{}", "model-00001-of-00002.safetensors": "w",
+     "model.safetensors.index.json": json.dumps({"weight_map": {
+         "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})},
+])
+def test_an_incomplete_snapshot_is_not_served(tmp_path, files):
+    put_cached_model(cached_hub(tmp_path), HUB_ID, files=files)
+    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    assert facts.cached_snapshot is None
+    source = plan_model_source(make_settings(tmp_path), facts, gpu=True, env={})
+    assert source.origin == "volume" and source.model_path == HUB_ID  # downloads what is missing
+
+
+def test_a_sharded_snapshot_with_every_shard_is_complete(tmp_path):
+    shards = {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}
+    files = {"config.json": "{}", "model.safetensors.index.json": json.dumps(
+        {"weight_map": shards}), **{name: "w" for name in shards.values()}}
+    snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID, files=files)
+    assert find_cached_snapshot(cached_hub(tmp_path), HUB_ID, None) == snapshot
+
+
+def test_a_tokenizer_from_the_cached_model_or_elsewhere(tmp_path):
+    snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
+    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    same = plan_model_source(make_settings(tmp_path), facts, gpu=True,
+                             env={"TOKENIZER_NAME": HUB_ID}).apply({"TOKENIZER_NAME": HUB_ID})
+    assert same["TOKENIZER_NAME"] == str(snapshot) and same["HF_HUB_OFFLINE"] == "1"
+    # Another hub id must be fetched: Hugging Face stays online (the container disk's cache).
+    other = plan_model_source(make_settings(tmp_path), facts, gpu=True,
+                              env={"TOKENIZER_NAME": "org/tok"})
+    engine_env = other.apply({"TOKENIZER_NAME": "org/tok"})
+    assert engine_env["TOKENIZER_NAME"] == "org/tok" and "HF_HUB_OFFLINE" not in engine_env
+    assert any("online for the tokenizer org/tok" in note for note in other.notes)
+
+
+def test_a_read_only_mount_without_the_model_is_not_a_download_cache(tmp_path):
+    facts = StorageFacts(baked=None, volume_mounted=True, model_name_exists=False,
+                         volume_writable=False)
+    source = plan_model_source(make_settings(tmp_path), facts, gpu=True, env={})
+    assert source.origin == "container-disk" and "HF_HOME" not in source.set_env
+    (warning,) = source.warnings
+    assert "is read-only" in warning and "cached model" in warning
+
+
+def test_a_baked_model_and_a_local_path_win_over_a_cached_model(tmp_path):
+    snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
+    baked_facts = StorageFacts(baked=baked(), volume_mounted=True, model_name_exists=False,
+                               cached_snapshot=snapshot)
+    assert plan_model_source(make_settings(tmp_path), baked_facts, gpu=True,
+                             env={}).origin == "baked"

@@ -14,15 +14,31 @@ Contract, in the order the rules apply at start-up (``resolve_model_source``):
 2. **A local path** in ``MODEL_NAME`` (it exists on disk) is used as is and nothing else
    changes. A ``MODEL_NAME`` that is written as a path (``/``, ``./``, ``../``, ``~``) but does
    not exist stops the worker: most often a network volume that is not attached.
-3. **A hub id with a network volume** (a directory at ``BASE_PATH``, ``/runpod-volume``): the
-   engine's ``HF_HOME`` is ``BASE_PATH/huggingface-cache``, so the first worker downloads the
-   model and every later one reads it from the volume. A cache location the user chose
-   (``HF_HOME``, ``HF_HUB_CACHE`` or ``HUGGINGFACE_HUB_CACHE`` set) is kept.
-4. **A hub id without a volume** is downloaded to the container disk on every cold start; a
+3. **A cached model.** RunPod's cached-models feature (and a network volume this worker filled
+   before) holds hub downloads under ``BASE_PATH/huggingface-cache/hub`` in Hugging Face's cache
+   layout, even when no network volume is attached, and that mount may be read-only. When the
+   requested hub id and revision (``REVISION``, ``MODEL_REVISION`` or ``--revision`` in
+   ``SGLANG_ARGS``; ``main`` by default) has a complete snapshot there (``config.json`` and its
+   weights, every shard an index names), the engine loads that snapshot directory with Hugging
+   Face offline, and nothing the engine does points at the mount: ``HF_HOME`` and
+   ``HF_HUB_CACHE`` are not set to it, so locks, ``.no_exist`` markers, the tokenizer's and
+   kernels' files go to the container disk's cache. ``SERVED_MODEL_NAME`` defaults to the hub
+   id. A ``TOKENIZER_NAME`` that is another hub id keeps Hugging Face online for it.
+4. **A hub id with a network volume** (a writable directory at ``BASE_PATH``,
+   ``/runpod-volume``): the engine's ``HF_HOME`` is ``BASE_PATH/huggingface-cache``, so the
+   first worker downloads the model and every later one reads it from the volume. A cache
+   location the user chose (``HF_HOME``, ``HF_HUB_CACHE`` or ``HUGGINGFACE_HUB_CACHE`` set) is
+   kept. A read-only ``BASE_PATH`` (cached models without a volume) is not used for downloads.
+5. **A hub id without a volume** is downloaded to the container disk on every cold start; a
    warning says what that costs and how to avoid it.
-5. **No model at all**: on a machine without a GPU, the project's tiny Qwen2-VL, built on first
+6. **No model at all**: on a machine without a GPU, the project's tiny Qwen2-VL, built on first
    use by ``engine/tiny_model.py`` (a few seconds, no download). On a GPU the worker
    refuses to start: guessing a multi-GB model to download would surprise everyone.
+
+Whatever the rule, when the engine's hub cache is not the image's (``HF_HOME`` or
+``HF_HUB_CACHE`` moved), ``KERNELS_CACHE`` points at the image's own hub cache
+(``IMAGE_HF_HUB_CACHE``), so the kernels the SGLang image pre-downloads stay reachable; see
+``keep_image_kernels``.
 
 ``plan_model_source`` holds these decisions as a pure function of the settings, the
 environment and ``StorageFacts`` (what is on disk); ``gather_storage_facts`` reads the disk and
@@ -64,7 +80,33 @@ CACHE_VARIABLES = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 PATH_PREFIXES = ("/", "./", "../", "~")
 MM_PROCESS_CONFIG_FLAG = "--mm-process-config"
 
-Origin = Literal["baked", "local", "volume", "container-disk", "tiny"]
+# RunPod's cached models (and this worker's own downloads on a network volume), under BASE_PATH.
+CACHED_MODELS_HUB = Path(VOLUME_HF_HOME) / "hub"
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")
+WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+# The kernels the SGLang image pre-downloads. What is known, and what is not:
+# - SGLang 0.5.23 requires `kernels>=0.14.1,<0.15`; it loads FlashAttention 3 from the Hub repo
+#   `kernels-community/sgl-flash-attn3` with `kernels.load_kernel(repo, lockfile)` when
+#   `$SGLANG_CACHE_DIR/kernels.lock` exists (only when SGLANG_USE_SGL_FA3_KERNEL is false; its
+#   default is true) and falls back to sgl-kernel's FA3, with a warning, when that load fails.
+# - kernels 0.14.1 reads its cache from `KERNELS_CACHE` (read from its source; older releases
+#   read `HF_KERNELS_CACHE`) and, when that is unset, uses huggingface_hub's cache, i.e.
+#   `$HF_HUB_CACHE`, by default `$HF_HOME/hub`; `load_kernel` reads it with
+#   `local_files_only=True`, so a moved HF_HOME makes the pre-downloaded files invisible and the
+#   load fails. Kernel repos are cached as `kernels--<org>--<name>`.
+# - That the image runs `kernels download` at build time with HF_HOME unset, as root, so the
+#   files are in `/root/.cache/huggingface/hub`, is read from derived images' Dockerfiles and the
+#   shared notes, not from a running v0.5.23 image: unconfirmed. Hence the cautious rule in
+#   `keep_image_kernels`: only when KERNELS_CACHE is unset, the engine's hub cache moved, and
+#   this directory exists and holds a `kernels--*` entry.
+# - Not under HF_HOME, so unaffected by it: SGLang's own cache (SGLANG_CACHE_DIR, default
+#   ~/.cache/sglang, where kernels.lock is), FlashInfer's cubins and JIT cache
+#   (~/.cache/flashinfer, FLASHINFER_WORKSPACE_BASE), Triton's (~/.triton, TRITON_CACHE_DIR).
+IMAGE_HF_HUB_CACHE = Path("/root/.cache/huggingface/hub")
+KERNELS_CACHE_VARIABLE = "KERNELS_CACHE"
+
+Origin = Literal["baked", "local", "cached", "volume", "container-disk", "tiny"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +130,9 @@ class StorageFacts:
     baked: BakedModel | None
     volume_mounted: bool
     model_name_exists: bool  # MODEL_NAME names an existing file or directory
+    # A complete snapshot of MODEL_NAME at the requested revision in the cached-models hub.
+    cached_snapshot: Path | None = None
+    volume_writable: bool = True  # False: a read-only mount at BASE_PATH (cached models only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +147,30 @@ class ModelSource:
     warnings: tuple[str, ...] = ()
 
     def apply(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` with this source's variables removed, then set."""
+        """``env`` with this source's variables removed, then set; the image's kernels kept
+        reachable (``keep_image_kernels``)."""
         result = {k: v for k, v in env.items() if k not in self.unset_env}
         result.update(self.set_env)
-        return result
+        return keep_image_kernels(result)
+
+
+def keep_image_kernels(env: dict[str, str], image_hub: Path | None = None) -> dict[str, str]:
+    """``env`` with ``KERNELS_CACHE`` at the image's hub cache when the engine's hub cache is
+    elsewhere (``HF_HOME`` or ``HF_HUB_CACHE`` moved, to the network volume say) and the image's
+    directory holds kernels. A ``KERNELS_CACHE`` already set is the user's choice and is kept."""
+    image_hub = IMAGE_HF_HUB_CACHE if image_hub is None else image_hub
+    if env.get(KERNELS_CACHE_VARIABLE):
+        return env
+    moved = _hub_cache(env)
+    if moved is None or Path(moved) == image_hub:
+        return env
+    try:
+        has_kernels = image_hub.is_dir() and any(image_hub.glob("kernels--*"))
+    except OSError:
+        has_kernels = False
+    if has_kernels:
+        env[KERNELS_CACHE_VARIABLE] = str(image_hub)
+    return env
 
 
 def has_cuda_gpu() -> bool:
@@ -152,12 +217,72 @@ def read_manifest(path: Path) -> BakedModel | None:
     return baked
 
 
-def gather_storage_facts(settings: Settings) -> StorageFacts:
+def _complete(snapshot: Path) -> bool:
+    """``config.json`` and weights; with an index, every shard it names (dangling symlinks to
+    blobs that were never downloaded count as missing)."""
+    if not (snapshot / "config.json").is_file():
+        return False
+    for index in WEIGHT_INDEXES:
+        if (snapshot / index).is_file():
+            try:
+                weight_map = json.loads((snapshot / index).read_text(encoding="utf-8"))[
+                    "weight_map"]
+                shards = set(weight_map.values())
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                return False
+            return bool(shards) and all((snapshot / shard).is_file() for shard in shards)
+    return any(path.is_file() for pattern in WEIGHT_PATTERNS for path in snapshot.glob(pattern))
+
+
+def find_cached_snapshot(hub: Path, repo_id: str, revision: str | None) -> Path | None:
+    """The complete snapshot of ``repo_id`` at ``revision`` (a branch, tag or commit; None:
+    ``main``) in the Hugging Face cache ``hub``; None when there is none. Only reads."""
+    if repo_id.count("/") != 1 or repo_id.startswith(PATH_PREFIXES):
+        return None
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    revision = revision or "main"
+    try:
+        ref = repo / "refs" / revision
+        commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else revision
+        snapshot = repo / "snapshots" / commit
+        if "/" in commit or not snapshot.is_dir():
+            return None
+        return snapshot if _complete(snapshot) else None
+    except OSError:
+        return None
+
+
+def _requested_revision(settings: Settings, env: Mapping[str, str]) -> str | None:
+    from sglang_worker.engine.flags import split_sglang_args
+    from sglang_worker.engine.preflight import requested_revision
+
+    try:
+        extra = split_sglang_args(settings.sglang_args)
+    except EngineConfigError:
+        extra = ()  # the launch reports a malformed SGLANG_ARGS itself
+    return requested_revision(env, extra)
+
+
+def _writable(path: Path) -> bool:
+    cache = path / VOLUME_HF_HOME
+    return os.access(cache if cache.is_dir() else path, os.W_OK)
+
+
+def gather_storage_facts(settings: Settings,
+                         env: Mapping[str, str] | None = None) -> StorageFacts:
+    env = os.environ if env is None else env
     name = settings.model_name
+    mounted = settings.base_path.is_dir()
+    cached = None
+    if name and mounted:
+        cached = find_cached_snapshot(settings.base_path / CACHED_MODELS_HUB, name,
+                                      _requested_revision(settings, env))
     return StorageFacts(
         baked=read_manifest(settings.baked_model_manifest),
-        volume_mounted=settings.base_path.is_dir(),
+        volume_mounted=mounted,
         model_name_exists=bool(name) and Path(name).expanduser().exists(),
+        cached_snapshot=cached,
+        volume_writable=not mounted or _writable(settings.base_path),
     )
 
 
@@ -193,6 +318,31 @@ def _baked_source(settings: Settings, baked: BakedModel, env: Mapping[str, str])
                        tuple(warnings))
 
 
+def _cached_source(name: str, snapshot: Path, env: Mapping[str, str]) -> ModelSource:
+    set_env: dict[str, str] = {}
+    unset = {"MODEL_REVISION", "REVISION"}  # the snapshot is that revision already
+    if not env.get("SERVED_MODEL_NAME"):
+        set_env["SERVED_MODEL_NAME"] = name
+    notes = [f"serving {name} from the cached models at {snapshot} (read only: nothing is "
+             "written there)"]
+    tokenizer = next((env[var] for var in ("TOKENIZER_NAME", "TOKENIZER_PATH")
+                      if env.get(var)), None)
+    online_for = None
+    if tokenizer == name:
+        set_env["TOKENIZER_NAME"] = str(snapshot)
+        unset.add("TOKENIZER_PATH")
+    elif tokenizer and not Path(tokenizer).expanduser().exists():
+        online_for = tokenizer
+    if online_for:
+        notes.append(f"Hugging Face stays online for the tokenizer {online_for}, downloaded "
+                     "to the container disk's cache")
+    else:
+        set_env.update(OFFLINE)
+        notes.append("Hugging Face is offline (HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1): "
+                     "this cold start downloads nothing")
+    return ModelSource(str(snapshot), "cached", set_env, frozenset(unset), tuple(notes))
+
+
 def plan_model_source(
     settings: Settings, facts: StorageFacts, *, gpu: bool, env: Mapping[str, str]
 ) -> ModelSource:
@@ -207,23 +357,29 @@ def plan_model_source(
         raise EngineConfigError(
             f"MODEL_NAME={name} is a path, but nothing exists there. If it is on a network "
             f"volume, attach the volume to the endpoint (it is mounted at {settings.base_path}).")
+    if name and facts.cached_snapshot is not None:
+        return _cached_source(name, facts.cached_snapshot, env)
     if name:
         chosen = next((var for var in CACHE_VARIABLES if env.get(var)), None)
         if chosen:
             return ModelSource(name, "volume" if facts.volume_mounted else "container-disk",
                                notes=(f"downloading {name} unless it is cached already; "
                                       f"{chosen}={env[chosen]} decides where the cache is",))
-        if facts.volume_mounted:
+        if facts.volume_mounted and facts.volume_writable:
             hf_home = str(settings.base_path / VOLUME_HF_HOME)
             return ModelSource(name, "volume", {"HF_HOME": hf_home}, notes=(
                 f"network volume at {settings.base_path}: the Hugging Face cache is {hf_home} "
                 f"(HF_HOME), so only the first worker downloads {name}; later cold starts "
                 "read it from the volume",))
+        where = (f"{settings.base_path} is read-only (cached models, no network volume) and "
+                 f"does not hold {name}" if facts.volume_mounted
+                 else f"no network volume at {settings.base_path}")
         return ModelSource(name, "container-disk", warnings=(
-            f"no baked model and no network volume at {settings.base_path}: {name} is "
+            f"no baked model and {where}: {name} is "
             "downloaded to the container disk on every cold start, which takes minutes and "
             "many GB for a large model, billed as worker time. Bake the model into the image "
-            "(docker build --build-arg MODEL_NAME=...) or attach a network volume.",))
+            "(docker build --build-arg MODEL_NAME=...), select it as the endpoint's cached "
+            "model, or attach a network volume.",))
     if gpu:
         raise EngineConfigError(
             "MODEL_NAME is not set. On a GPU the worker needs a model to serve, for example "
@@ -249,7 +405,7 @@ def build_tiny_model(target: Path, *, python: str = sys.executable) -> Path:
 
 def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
     """Decide the model from the settings, the environment and the disk; log the decision."""
-    source = plan_model_source(settings, gather_storage_facts(settings), gpu=gpu,
+    source = plan_model_source(settings, gather_storage_facts(settings, os.environ), gpu=gpu,
                                env=os.environ)
     for note in source.notes:
         log.info("%s", note)

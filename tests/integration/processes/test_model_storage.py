@@ -7,7 +7,12 @@
 - the image's start command, ``python3 handler.py`` exactly as the Dockerfile's CMD says, run
   against the CPU SGLang environment: it serves the baked model from its manifest with Hugging
   Face offline, ignoring a MODEL_NAME that names a model nobody could download, and opens no
-  connection to the hub. That is the one SGLang start in this file.
+  connection to the hub;
+- RunPod's cached models: a hub id found complete under ``BASE_PATH/huggingface-cache/hub``, on
+  a read-only mount and with no network volume, is served offline from its snapshot by the same
+  start command, and nothing under the mount changes.
+
+Those two are the SGLang starts in this file.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import filecmp
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +195,50 @@ async def test_the_image_start_command_serves_the_baked_model_with_the_hub_offli
     assert "MODEL_REVISION=v9 is ignored" in log
     assert hub.connections == 0
     assert not (volume / "huggingface-cache").exists()
+
+
+def tree(root: Path) -> list[tuple[str, int, float]]:
+    """Every entry under ``root`` with its mode and modification time: any write changes it,
+    even one made as root, whom a read-only mode does not stop."""
+    return sorted((str(p), p.lstat().st_mode, p.lstat().st_mtime)
+                  for p in [root, *root.rglob("*")])
+
+
+async def test_a_cached_model_on_a_read_only_mount_is_served_offline_and_left_untouched(
+    tmp_path, tiny_vl_model
+):
+    volume = tmp_path / "runpod-volume"  # cached models only: no network volume
+    snapshot = put_in_hub_cache(volume / "huggingface-cache" / "hub", "tiny-org/qwen2-vl",
+                                tiny_vl_model, "f" * 40)
+    modes = {p: stat.S_IMODE(p.lstat().st_mode) for p in [volume, *volume.rglob("*")]}
+    for path, mode in modes.items():
+        path.chmod(mode & ~0o222)
+    before = tree(volume)
+    command = [*exec_form("CMD"), "--test_input", "test_input_with_base64_images.json"]
+    try:
+        async with ConnectionCounter() as hub:
+            env = clean_env(
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                BAKED_MODEL_MANIFEST=str(tmp_path / "no-manifest.json"),
+                BASE_PATH=str(volume), MODEL_NAME="tiny-org/qwen2-vl",
+                # The engine's own cache, on the "container disk".
+                HF_HOME=str(tmp_path / "container-hf-home"),
+                HF_ENDPOINT=f"http://127.0.0.1:{hub.port}")
+            process = await asyncio.create_subprocess_exec(
+                *command, cwd=PROJECT_ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=600)
+        after = tree(volume)
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    log = err.decode("utf-8", "replace")
+    assert process.returncode == 0, log[-4000:]
+    response = json.loads(out)["output"][0]
+    assert response["object"] == "chat.completion"
+    assert response["usage"]["prompt_tokens_details"]["image_tokens"] > 0
+    assert response["model"] == "tiny-org/qwen2-vl"  # the hub id, not the snapshot directory
+    assert f"serving tiny-org/qwen2-vl from the cached models at {snapshot}" in log
+    assert "HF_HUB_OFFLINE=1" in log
+    assert hub.connections == 0
+    assert after == before
