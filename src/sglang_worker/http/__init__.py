@@ -1,4 +1,5 @@
-"""The HTTP face: OpenAI-compatible HTTP over the pipeline. Today its response writing
-(``responses``: SSE written as it comes, OpenAI error bodies at real HTTP statuses, client
-disconnects), shared with the RunPod emulator's OpenAI route; the app that serves the pipeline
-directly (load-balancing mode) comes next, on the same writing."""
+"""The HTTP face: OpenAI- and Anthropic-compatible HTTP over the pipeline, for RunPod's
+load-balancing endpoints. The app (``app``: /ping, the guarded routes, the in-flight bound),
+its lifecycle (``serve``: listen first, start the engine, drain, stop), request bodies within a
+limit (``body``) and response writing (``responses``: SSE written as it comes, error bodies at
+real HTTP statuses, client disconnects), the last two shared with the RunPod emulator."""

@@ -1,6 +1,7 @@
 """The RunPod job face: job shapes (``input``), the SDK handler (``handler``), the output and
 error contract (``output``), the cancel tie between a job's task and its outputs (``task``),
-and ``--test_input`` runs (``local_run``). Entry point: ``Worker``."""
+``--test_input`` runs (``local_run``), and the handler that fails every job with the cause
+while a worker whose engine could not start holds (``not_started``). Entry point: ``Worker``."""
 
 from sglang_worker.jobs.handler import Worker
 
