@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import http.client
 import io
-import json
-from urllib.parse import urlsplit
 
 import aiohttp
 import anthropic
@@ -18,6 +15,7 @@ from PIL import Image
 
 from tests.support.engine_log import served_between
 from tests.support.image_server import ConnectionCounter
+from tests.support.raw_http import send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -108,29 +106,18 @@ async def test_a_hostile_image_url_is_refused_with_zero_connections(client, mode
         assert listener.connections == 0
 
 
-def raw_request(url: str, method: str, target: str) -> tuple[int, dict]:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request(method, target, body=b"{}" if method == "POST" else None)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()
-
-
 def test_admin_routes_are_404_and_never_reach_sglang(lb_worker):
-    assert raw_request(lb_worker.url, "GET", "/v1/models")[0] == 200
+    assert send_raw(lb_worker.url, "GET", "/v1/models")[0] == 200
     for method in ("GET", "POST"):
         for target in ("/flush_cache", "/server_info", "/get_server_info",
                        "/release_memory_occupation", "/openai/flush_cache", "/shutdown"):
-            status, body = raw_request(lb_worker.url, method, target)
+            status, body = send_raw(lb_worker.url, method, target)
             assert status == 404 and body["error"]["type"] == "not_found_error", (target, body)
         for target in ("/v1/models/../../flush_cache", "/v1/models/%2e%2e/%2e%2e/flush_cache"):
-            status, body = raw_request(lb_worker.url, method, target)
+            status, body = send_raw(lb_worker.url, method, target)
             assert status == 400 and "is not a valid route" in body["error"]["message"]
     marker = "/v1/models/tiny-org/qwen2-vl"
-    assert raw_request(lb_worker.url, "GET", marker)[0] == 404  # SGLang's own: no such model
+    assert send_raw(lb_worker.url, "GET", marker)[0] == 404  # SGLang's own: no such model
     assert served_between(lambda: lb_worker.log().splitlines(), "/v1/models", marker) == []
 
 
@@ -159,7 +146,7 @@ async def test_a_body_over_the_limit_is_a_413(client, model):
 
 
 async def test_a_wrong_method_is_a_405(lb_worker):
-    status, body = await asyncio.to_thread(raw_request, lb_worker.url, "GET",
+    status, body = await asyncio.to_thread(send_raw, lb_worker.url, "GET",
                                            "/v1/chat/completions")
     assert status == 405 and "takes POST" in body["error"]["message"]
 

@@ -4,14 +4,13 @@ output, is the witness."""
 
 from __future__ import annotations
 
-import http.client
-import json
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
 from tests.support.engine_log import served_between
 from tests.support.fuzz_strategies import HOSTILE_ROUTES
+from tests.support.raw_http import send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -23,28 +22,15 @@ def http_target(spelling: str) -> str:
     return quote(target, safe="".join(chr(c) for c in range(0x21, 0x7f)))
 
 
-def send(endpoint_url: str, method: str, target: str) -> tuple[int, dict]:
-    parts = urlsplit(endpoint_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        body = json.dumps({"x": 1}) if method == "POST" else None
-        connection.request(method, target, body=body,
-                           headers={"Content-Type": "application/json"} if body else {})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()
-
-
 def test_hostile_spellings_get_a_400_naming_openai_route_and_reach_nothing(local_endpoint):
-    assert send(local_endpoint.url, "GET", "/openai/v1/models")[0] == 200
+    assert send_raw(local_endpoint.url, "GET", "/openai/v1/models")[0] == 200
     for spelling in HOSTILE_ROUTES:
         for method in ("GET", "POST"):
-            status, body = send(local_endpoint.url, method, http_target(spelling))
+            status, body = send_raw(local_endpoint.url, method, http_target(spelling))
             assert status == 400, (spelling, method, status, body)
             assert body["error"]["param"] == "openai_route", (spelling, body)
             assert "is not a valid route" in body["error"]["message"]
     marker = "/v1/models/tiny-org/qwen2-vl"
-    status, body = send(local_endpoint.url, "GET", "/openai" + marker)
+    status, body = send_raw(local_endpoint.url, "GET", "/openai" + marker)
     assert status == 404 and "tiny-org/qwen2-vl" in body["error"]["message"], body
     assert served_between(lambda: local_endpoint.log().splitlines(), "/v1/models", marker) == []
