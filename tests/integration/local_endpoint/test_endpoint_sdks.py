@@ -14,7 +14,7 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.support.image_server import ImageServer
+from tests.support.image_server import ConnectionCounter, ImageServer
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +129,21 @@ async def test_anthropic_errors_are_the_sdks_own_classes(claude, model):
     assert raised.value.body["error"]["type"] == "invalid_request_error"
     assert "messages[0].content[1].source" in raised.value.body["error"]["message"]
     assert "detected PDF" in raised.value.body["error"]["message"]
+
+
+async def test_hostile_image_urls_are_refused_on_both_apis_with_zero_connections(
+    oai, claude, model
+):
+    """Under make serve the worker may fetch loopback http URLs (the emulator's opt-in), but
+    never another scheme: a file or ftp URL is refused on both APIs, and the listener behind
+    the ftp URL is never reached."""
+    async with ConnectionCounter() as listener:
+        for url in (f"ftp://127.0.0.1:{listener.port}/x.png", "file:///etc/passwd"):
+            with pytest.raises(openai.BadRequestError) as raised:
+                await oai.responses.create(model=model, input=responses_input(url))
+            assert raised.value.body["param"] == "input[0].content[1]"
+            with pytest.raises(anthropic.BadRequestError) as refused:
+                await claude.messages.create(model=model, max_tokens=8, messages=anthropic_image(
+                    {"type": "url", "url": url}))
+            assert "messages[0].content[1].source" in refused.value.body["error"]["message"]
+        assert listener.connections == 0
