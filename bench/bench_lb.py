@@ -1,4 +1,4 @@
-"""Row 9: load-balancing mode end to end, against the bare engine, as a client measures it.
+"""Row 13: load-balancing mode end to end, against the bare engine, as a client measures it.
 
 The worker runs as deployed (``python handler.py`` with ``WORKER_MODE=lb``, its own SGLang
 server, the tiny Qwen2-VL). "Direct" is the same request sent to that SGLang server's own
@@ -117,7 +117,7 @@ async def main() -> None:
         process.wait(120)
     ttft_ratio = p50(ttfts["lb"]) / p50(ttfts["direct"])
     rate_ratio = p50(rates["lb"]) / p50(rates["direct"])
-    print(table(f"Row 9: lb mode at concurrency {CONCURRENCY}, {REQUESTS} streams per round, "
+    print(table(f"Row 13: lb mode at concurrency {CONCURRENCY}, {REQUESTS} streams per round, "
                 f"{ROUNDS} rounds per side",
                 ["side", "TTFT p50 ms", "TTFT p95 ms", "requests/s (median)"],
                 [[side, ms(p50(ttfts[side])), ms(p95(ttfts[side])), f"{p50(rates[side]):.1f}"]
