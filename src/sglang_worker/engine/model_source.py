@@ -66,6 +66,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from sglang_worker.engine.flags import split_sglang_args
 from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
 
@@ -252,10 +253,19 @@ def find_cached_snapshot(hub: Path, repo_id: str, revision: str | None) -> Path 
         return None
 
 
-def _requested_revision(settings: Settings, env: Mapping[str, str]) -> str | None:
-    from sglang_worker.engine.flags import split_sglang_args
-    from sglang_worker.engine.preflight import requested_revision
+def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
+    """The revision the engine will load: ``SGLANG_ARGS`` wins over the variables."""
+    revision = env.get("REVISION") or env.get("MODEL_REVISION") or None
+    for i, arg in enumerate(extra_args):
+        if arg == "--revision" and i + 1 < len(extra_args):
+            revision = extra_args[i + 1]
+        elif arg.startswith("--revision="):
+            revision = arg.split("=", 1)[1]
+    return revision
 
+
+
+def _requested_revision(settings: Settings, env: Mapping[str, str]) -> str | None:
     try:
         extra = split_sglang_args(settings.sglang_args)
     except EngineConfigError:

@@ -25,24 +25,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from sglang_worker.engine.model_source import ModelSource
+from sglang_worker.engine.model_source import ModelSource, requested_revision
 from sglang_worker.errors import EngineConfigError
 
 log = logging.getLogger(__name__)
 HUB_ORIGINS = frozenset({"volume", "container-disk"})
 TIMEOUT_S = 10.0
 TRUE = frozenset({"1", "true", "yes", "on"})
-
-
-def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
-    """The revision the engine will load: ``SGLANG_ARGS`` wins over the variables."""
-    revision = env.get("REVISION") or env.get("MODEL_REVISION") or None
-    for i, arg in enumerate(extra_args):
-        if arg == "--revision" and i + 1 < len(extra_args):
-            revision = extra_args[i + 1]
-        elif arg.startswith("--revision="):
-            revision = arg.split("=", 1)[1]
-    return revision
 
 
 def _token(env: Mapping[str, str]) -> str | None:
