@@ -14,7 +14,9 @@ import json
 import pytest
 from hypothesis import given
 
+from sglang_worker.jobs.input import route_of
 from sglang_worker.main import make_worker
+from sglang_worker.routes import ANTHROPIC_ROUTES
 from tests.support.fuzz_strategies import job_inputs
 from tests.support.image_server import guard_connections
 
@@ -36,20 +38,29 @@ async def attempts():
     patch.undo()
 
 
-def check_contract(outputs: list) -> None:
+def check_contract(outputs: list, *, anthropic: bool) -> None:
+    """The job ends in results, or in the job error ``{"error": "<JSON string>"}`` as its last
+    yield: OpenAI's error body, or Anthropic's on the Messages routes. (A result may hold an
+    ``error`` field of its own: a Responses object has ``"error": null``.)"""
     assert outputs, "a job must yield something"
     *body, last = outputs
     for out in body:
-        assert not (isinstance(out, dict) and "error" in out), "an error must end the job"
-    if isinstance(last, dict) and "error" in last:
-        assert isinstance(last["error"], str)
-        error = json.loads(last["error"])["error"]
-        assert set(error) == {"message", "type", "param", "code"}
-        assert isinstance(error["message"], str) and error["message"]
-        assert isinstance(error["code"], int) and 400 <= error["code"] < 600
-        assert error["param"] is None or isinstance(error["param"], str)
-        assert "Traceback" not in error["message"]
-        assert "internal error in the worker" not in error["message"], "a bug, not a refusal"
+        assert not (isinstance(out, dict) and set(out) == {"error"}), "an error ends the job"
+    if not (isinstance(last, dict) and set(last) == {"error"}):
+        return
+    assert isinstance(last["error"], str)
+    parsed = json.loads(last["error"])
+    if anthropic:
+        assert parsed["type"] == "error" and set(parsed["error"]) == {"type", "message"}
+    else:
+        assert set(parsed["error"]) == {"message", "type", "param", "code"}
+        code, param = parsed["error"]["code"], parsed["error"]["param"]
+        assert isinstance(code, int) and 400 <= code < 600
+        assert param is None or isinstance(param, str)
+    message = parsed["error"]["message"]
+    assert isinstance(message, str) and message
+    assert "Traceback" not in message
+    assert "internal error in the worker" not in message, "a bug, not a refusal"
 
 
 @given(job_inputs)
@@ -58,7 +69,8 @@ async def test_any_job_ends_in_a_result_or_the_error_contract(strict_worker, att
     async def run() -> list:
         return [out async for out in strict_worker.handle({"id": "fuzz", "input": job_input})]
 
-    check_contract(await asyncio.wait_for(run(), 60))
+    anthropic = route_of(job_input) in ANTHROPIC_ROUTES
+    check_contract(await asyncio.wait_for(run(), 60), anthropic=anthropic)
     assert [a for a in attempts if a != "127.0.0.1"] == []
     assert engine.alive, "this input brought the SGLang server down"
 
