@@ -72,6 +72,9 @@ class LoadBalancingApp:
         if self.cause is None:
             self.cause = cause
 
+    def starting(self) -> bool:
+        return self.cause is None and self.pipeline is None
+
     def healthy(self) -> bool:
         return self.cause is None and self.pipeline is not None and self.pipeline.engine_alive()
 
@@ -92,7 +95,7 @@ class LoadBalancingApp:
     async def ping(self, _request: web.Request) -> web.Response:
         if self.healthy():
             return web.json_response({"status": "ready"})
-        if self.cause is None and self.pipeline is None:
+        if self.starting():
             return web.Response(status=204)
         cause = self.cause or "the SGLang engine has stopped"
         return web.json_response({"status": "unhealthy", "message": cause}, status=503)
@@ -100,7 +103,7 @@ class LoadBalancingApp:
     def _unavailable(self) -> web.Response | None:
         if self.healthy():
             return None
-        if self.cause is None and self.pipeline is None:
+        if self.starting():
             return error_response(503, "the worker is starting: SGLang is loading the model; "
                                   "retry shortly", headers={"Retry-After": STARTING_RETRY_AFTER_S})
         return error_response(503, self.cause or "the SGLang engine has stopped")

@@ -10,22 +10,15 @@ import os
 import signal
 
 import aiohttp
-import psutil
 import pytest
 
 from tests.integration.lb.conftest import ping, start_lb_worker, stop
+from tests.support.worker_process import engine_pid
 
 pytestmark = pytest.mark.integration
 
 LONG = {"messages": [{"role": "user", "content": "Count."}], "max_tokens": 3000,
         "ignore_eos": True, "stream": True}
-
-
-def engine_group(pid: int) -> int:
-    for child in psutil.Process(pid).children():
-        if "sglang_worker.engine.launcher" in " ".join(child.cmdline()):
-            return child.pid
-    raise AssertionError("the worker has no SGLang child process")
 
 
 async def test_engine_death_fails_the_stream_turns_ping_to_503_and_exits_non_zero(
@@ -37,7 +30,7 @@ async def test_engine_death_fails_the_stream_turns_ping_to_503_and_exits_non_zer
                 f"{worker.url}/v1/chat/completions", json=LONG) as response:
             assert response.status == 200
             await response.content.readuntil(b"\n\n")
-            os.killpg(engine_group(worker.process.pid), signal.SIGKILL)
+            os.killpg(engine_pid(worker.process.pid), signal.SIGKILL)
             rest = (await response.content.read()).decode()
         assert await asyncio.to_thread(ping, worker.url) == 503
         last = [block for block in rest.split("\n\n") if block][-1]

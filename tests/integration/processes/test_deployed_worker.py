@@ -27,6 +27,7 @@ from runpod_local.job_api import WorkerJobAPI
 from runpod_local.jobs import Job
 from sglang_worker.pipeline.runner import ENGINE_DIED
 from sglang_worker.settings import PROJECT_ROOT
+from tests.support.worker_process import engine_pid
 
 pytestmark = pytest.mark.integration
 
@@ -76,13 +77,6 @@ def start_worker(job_api, tmp_path):
             worker.wait()
 
 
-def engine_pid(worker: subprocess.Popen) -> int:
-    for child in psutil.Process(worker.pid).children():
-        if "sglang_worker.engine.launcher" in " ".join(child.cmdline()):
-            return child.pid
-    raise AssertionError("the worker has no SGLang child process")
-
-
 async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
     job_api, start_worker, tiny_text_model
 ):
@@ -112,7 +106,7 @@ async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
     async with asyncio.timeout(60):
         while not killed.streamed:
             await asyncio.sleep(0.05)
-    engine = engine_pid(worker)
+    engine = engine_pid(worker.pid)
     # The launch (SGLANG_ARGS among it) rides in the environment, never on a world-readable
     # command line.
     assert psutil.Process(engine).cmdline()[1:] == ["-m", "sglang_worker.engine.launcher"]
@@ -136,7 +130,7 @@ async def test_sigterm_drains_the_job_in_flight_then_stops_the_engine(job_api, s
         if draining.streamed or worker.poll() is not None:
             break
         await asyncio.sleep(0.1)
-    engine = psutil.Process(engine_pid(worker))
+    engine = psutil.Process(engine_pid(worker.pid))
     worker.send_signal(signal.SIGTERM)
     assert await job_api.board.wait_final(draining, 60)
     assert draining.output[-1].endswith("data: [DONE]\n\n")
