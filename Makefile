@@ -31,6 +31,7 @@ serve-lb: models
 
 docs: setup
 	$(PY) scripts/update_readme_table.py
+	$(PY) scripts/field_audit.py
 
 lint: setup
 	$(PY) -m ruff check src tests handler.py builder scripts bench test_image_support.py

@@ -5,6 +5,7 @@ The tree (HTTP status, OpenAI error type; start-up errors also carry the process
     WorkerError                 500 server_error
     ├── InvalidRequest          400 invalid_request_error: the caller's mistake
     │   ├── RouteNotAllowed     404 not_found_error: an admin or unknown route
+    │   ├── ModelNotFound       404: ``/v1/models/{id}`` of a model this worker does not serve
     │   ├── ImageError          400: an image part could not be used; param names the part
     │   ├── VisionNotSupported  400: images sent to a text-only model
     │   └── EngineRequestError  SGLang's own 4xx, status and message passed through
@@ -113,6 +114,10 @@ class InvalidRequest(WorkerError):
 class RouteNotAllowed(InvalidRequest):
     status = 404
     error_type = "not_found_error"
+
+
+class ModelNotFound(InvalidRequest):
+    status = 404
 
 
 class ImageError(InvalidRequest):

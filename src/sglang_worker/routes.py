@@ -11,6 +11,15 @@ what was checked is exactly what the engine client sends:
   dropped, one trailing ``/`` is allowed and dropped, a leading ``/`` is optional, and RunPod's
   ``/openai/v1/...`` prefix becomes ``/v1/...``. The result is a tuple of plain segments joined
   with ``/``; no HTTP client or server can resolve it to another path.
+- ``/v1/models/{id}`` is the one route with a parameter, and the id is opaque: everything after
+  ``/v1/models/`` is decoded once and is the id, so ``%2F`` inside it is a slash of the id
+  (the OpenAI SDK sends ``models.retrieve("Qwen/Qwen2.5-VL-7B-Instruct")`` as
+  ``/v1/models/Qwen%2FQwen2.5-VL-7B-Instruct``), unencoded slashes are slashes of the id too
+  (SGLang's own tests send them so), and a local model served under its absolute path
+  (``//models/x`` after the prefix) keeps its leading ``/``. The character, escape and dot
+  segment refusals above still apply to the id, raw and decoded. ``model_id(route)`` gives the
+  id back. The id never reaches SGLang: the worker answers from SGLang's ``/v1/models`` list,
+  matching the id exactly (``pipeline.models``).
 - ``check_route(route)``: the allowlist, matched on the canonical form. Inference routes
   (``INFERENCE_ROUTES``: chat, completions, ``/generate``, OpenAI's Responses API, Anthropic's
   Messages API and its token count, embeddings, tokenize) and read-only routes
@@ -40,12 +49,15 @@ MODELS_ROUTE = "/v1/models"
 RESPONSES_ROUTE = "/v1/responses"
 MESSAGES_ROUTE = "/v1/messages"
 COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
+EMBEDDINGS_ROUTE = "/v1/embeddings"
+TOKENIZE_ROUTE = "/v1/tokenize"
+DETOKENIZE_ROUTE = "/v1/detokenize"
 # Anthropic's Messages API: its errors take Anthropic's shape (errors.anthropic_error_body).
 ANTHROPIC_ROUTES = frozenset({MESSAGES_ROUTE, COUNT_TOKENS_ROUTE})
 
 INFERENCE_ROUTES = frozenset(
     {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, RESPONSES_ROUTE, MESSAGES_ROUTE,
-     COUNT_TOKENS_ROUTE, "/v1/embeddings", "/v1/tokenize", "/v1/detokenize"}
+     COUNT_TOKENS_ROUTE, EMBEDDINGS_ROUTE, TOKENIZE_ROUTE, DETOKENIZE_ROUTE}
 )
 READ_ROUTES = frozenset(
     {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
@@ -76,28 +88,66 @@ def _check_characters(raw: str, text: str) -> None:
             raise _refuse(raw, "a non-ASCII character")
 
 
+def _decode(raw: str, text: str) -> str:
+    """``text`` (part of ``raw``) decoded once, after and before the character checks."""
+    _check_characters(raw, text.replace("%", ""))
+    try:
+        decoded = unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise _refuse(raw, "a percent-escape that is not UTF-8") from None
+    _check_characters(raw, decoded)
+    return decoded
+
+
+def _refuse_dot_segments(raw: str, *texts: str) -> None:
+    if any(segment and not segment.strip(".") for text in texts for segment in text.split("/")):
+        raise _refuse(raw, "a '.' or '..' segment")
+
+
+def _split_model_id(path: str) -> tuple[str, str] | None:
+    """``(prefix, raw id)`` when ``path`` is ``[/][openai/]v1/models/<id>``, else None."""
+    parts = path.removeprefix("/").split("/", 3)
+    lead = 1 if parts[0] == "openai" else 0
+    if len(parts) > lead + 2 and parts[lead:lead + 2] == ["v1", "models"]:
+        prefix = "/".join(parts[:lead + 2])
+        raw_id = path.removeprefix("/")[len(prefix) + 1:].removesuffix("/")
+        return (prefix, raw_id) if raw_id else None
+    return None
+
+
+def _canonical_model_route(raw: str, raw_id: str) -> str:
+    if "%5c" in raw_id.lower():
+        raise _refuse(raw, "an encoded '\\'")
+    model = _decode(raw, raw_id)
+    _refuse_dot_segments(raw, raw_id, model)
+    return f"{MODELS_ROUTE}/{model}"
+
+
 def canonical_route(raw: Any) -> str:
     """The canonical form of a caller's route, or an ``InvalidRequest`` naming ``openai_route``."""
     if not isinstance(raw, str) or not raw.strip(" "):
         raise InvalidRequest(f"openai_route must be a non-empty string such as '{CHAT_ROUTE}'",
                              param=_PARAM)
     path = raw.strip(" ").split("?", 1)[0]
-    _check_characters(raw, path.replace("%", ""))
+    model = _split_model_id(path)
+    if model is not None:
+        return _canonical_model_route(raw, model[1])
     if any(escape in path.lower() for escape in _ENCODED_SEPARATORS):
         raise _refuse(raw, "an encoded '/' or '\\'")
-    try:
-        decoded = unquote(path, errors="strict")
-    except UnicodeDecodeError:
-        raise _refuse(raw, "a percent-escape that is not UTF-8") from None
-    _check_characters(raw, decoded)
+    decoded = _decode(raw, path)
     segments = decoded.removeprefix("/").removesuffix("/").split("/")
     if any(not segment for segment in segments):
         raise _refuse(raw, "an empty segment ('//')")
-    if any(not segment.strip(".") for segment in segments):
-        raise _refuse(raw, "a '.' or '..' segment")
+    _refuse_dot_segments(raw, decoded)
     if segments[:2] == ["openai", "v1"]:
         segments = segments[1:]
     return "/" + "/".join(segments)
+
+
+def model_id(route: str) -> str | None:
+    """The id of a canonical ``/v1/models/{id}`` route, else None."""
+    prefix = MODELS_ROUTE + "/"
+    return route[len(prefix):] if route.startswith(prefix) else None
 
 
 def is_read_route(route: str) -> bool:

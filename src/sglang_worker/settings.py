@@ -11,7 +11,7 @@ Contract:
   only makes sense on a laptop, or one the image fixes. ``on_hub(field)`` reads the marker; the
   hub test and the README table use it.
 - SGLang server flags are *not* listed here: any SGLang flag can be set by its upper-case name
-  (``CONTEXT_LENGTH``, ``TOOL_CALL_PARSER``, ...) and is read by ``engine_args``. A test checks
+  (``CONTEXT_LENGTH``, ``TOOL_CALL_PARSER``, ...) and is read by ``engine.flags``. A test checks
   that no field here shadows an SGLang flag or a variable SGLang itself reads with another
   meaning (SGLang reads ``REQUEST_TIMEOUT`` as its image-fetch timeout, so the worker never uses
   that name).

@@ -176,7 +176,25 @@ def messages_body(draw) -> dict:
     return {"messages": messages, "max_tokens": draw(st.sampled_from([2, 0, -1, "x"]))}
 
 
+@st.composite
+def embeddings_body(draw) -> dict:
+    """An embeddings body: text, token ids, or multimodal inputs with images (often broken or
+    hostile), videos and raw embedding overrides."""
+    item = st.fixed_dictionaries({}, optional={
+        "text": st.text(max_size=20) | json_scalars, "image": image_text() | json_values,
+        "video": st.sampled_from(["http://127.0.0.1/x.mp4", "/etc/hostname",
+                                  "data:video/mp4;base64,AAAA"]) | json_values})
+    body = {"input": draw(st.lists(item, max_size=3) | st.text(max_size=20)
+                          | st.lists(st.integers(-2, 10**6), max_size=4) | json_values)}
+    body.update(draw(st.dictionaries(st.sampled_from(
+        ["model", "encoding_format", "dimensions", "embed_overrides", "lora_path", "rid"]),
+        json_values, max_size=2)))
+    return body
+
+
 NEWER_API_INPUTS = st.one_of(
+    st.builds(lambda b: {"openai_route": "/v1/embeddings", "openai_input": b},
+              embeddings_body()),
     st.builds(lambda b: {"openai_route": "/v1/responses", "openai_input": b}, responses_body()),
     st.builds(lambda r, b: {"openai_route": r, "openai_input": b},
               st.sampled_from(["/v1/messages", "/v1/messages/count_tokens",

@@ -13,15 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sglang_worker.apis import api_for
 from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
-from sglang_worker.images.parts import count_image_parts, find_image_parts
 from sglang_worker.jobs.input import parse_job_input
 from sglang_worker.pipeline.request import validate_body
 from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
 from sglang_worker.settings import Settings
+from tests.support.body_images import BodyImages
 from tests.support.fuzz_strategies import (
     chat_body,
+    embeddings_body,
     image_text,
     job_inputs,
     messages_body,
@@ -45,7 +47,7 @@ def test_parsing_any_job_input_succeeds_or_refuses_clearly(job_input):
 
 @pytest.fixture(scope="module")
 async def pipeline():
-    pipeline = ImagePipeline(Settings(image_allow_private_urls=False, image_workers=2))
+    pipeline = BodyImages(ImagePipeline(Settings(image_allow_private_urls=False, image_workers=2)))
     yield pipeline
     await pipeline.close()
 
@@ -68,9 +70,9 @@ async def test_preparing_any_chat_body_returns_a_body_or_names_the_bad_part(
         assert error.param and error.param.startswith("messages[")
         assert error.message and "Traceback" not in error.message
     else:
-        assert report.count == count_image_parts(CHAT_ROUTE, body)
+        assert report.count == api_for(CHAT_ROUTE).count_images(body)
         assert all(part.source.startswith("data:image/")
-                   for part in find_image_parts(CHAT_ROUTE, prepared))
+                   for part in api_for(CHAT_ROUTE).images(prepared))
         assert report.changed <= report.count
     assert attempts == []
 
@@ -87,13 +89,14 @@ async def test_any_generate_image_data_is_prepared_or_refused(pipeline, image):
 
 
 @given(st.one_of(st.tuples(st.just("/v1/responses"), responses_body()),
-                 st.tuples(st.just("/v1/messages"), messages_body())))
-async def test_any_responses_or_messages_body_is_prepared_or_refused_naming_the_part(
+                 st.tuples(st.just("/v1/messages"), messages_body()),
+                 st.tuples(st.just("/v1/embeddings"), embeddings_body())))
+async def test_any_newer_api_body_is_prepared_or_refused_naming_the_part(
     pipeline, attempts, route_and_body
 ):
     """What passes validation goes through the image pipeline: every image comes out as a
-    checked data URL (Responses) or base64 source (Messages), or the error names its part;
-    nothing ever connects."""
+    checked data URL (Responses, embeddings) or base64 source (Messages), or the error names
+    its part; nothing ever connects."""
     route, body = route_and_body
     try:
         body = validate_body(route, body, served_model="m")
@@ -103,9 +106,9 @@ async def test_any_responses_or_messages_body_is_prepared_or_refused_naming_the_
         if isinstance(error, ImageError):
             assert error.param and error.param.startswith(("input[", "messages["))
     else:
-        assert report.count == count_image_parts(route, body)
-        parts = find_image_parts(route, prepared)
-        if route == "/v1/responses":
+        assert report.count == api_for(route).count_images(body)
+        parts = api_for(route).images(prepared)
+        if route != "/v1/messages":
             assert all(part.source.startswith("data:image/") for part in parts)
         else:
             assert all(not part.source.startswith(("http", "data:")) for part in parts)

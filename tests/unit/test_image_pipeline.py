@@ -14,10 +14,12 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from sglang_worker.apis import api_for
 from sglang_worker.errors import ImageError
-from sglang_worker.images import ImagePipeline, ImageReport, count_image_parts
+from sglang_worker.images import ImagePipeline, ImageReport
 from sglang_worker.settings import PROJECT_ROOT, Settings
 from tests.support import image_corpus as corpus
+from tests.support.body_images import BodyImages
 from tests.support.image_server import ImageServer, guard_connections
 
 CHAT = "/v1/chat/completions"
@@ -60,7 +62,7 @@ async def make_pipeline():
 
     def make(**overrides) -> ImagePipeline:
         made.append(ImagePipeline(Settings(**{"image_allow_private_urls": True, **overrides})))
-        return made[-1]
+        return BodyImages(made[-1])
 
     yield make
     for pipeline in made:
@@ -264,7 +266,7 @@ async def test_a_pixel_bomb_in_a_request_is_refused(make_pipeline) -> None:
 
 
 async def test_urls_are_refused_without_the_opt_in(monkeypatch) -> None:
-    pipeline = ImagePipeline(Settings())
+    pipeline = BodyImages(ImagePipeline(Settings()))
     try:
         error = await refusal(pipeline, chat(image_url("http://127.0.0.1:9/a.png")))
         assert "is a loopback address" in error.message
@@ -290,13 +292,13 @@ async def test_generate_refuses_entries_sglang_would_load_unchecked(make_pipelin
 
 def test_count_image_parts_is_cheap_and_total() -> None:
     body = chat("a", image_url("http://x/1.png"), {"type": "image", "image": "y"})
-    assert count_image_parts(CHAT, body) == 2
-    assert count_image_parts(GENERATE, {"image_data": ["a", "b"]}) == 2
-    assert count_image_parts("/v1/completions", body) == 0
+    assert api_for(CHAT).count_images(body) == 2
+    assert api_for(GENERATE).count_images({"image_data": ["a", "b"]}) == 2
+    assert api_for("/v1/completions").count_images(body) == 0
 
 
 async def test_close_releases_the_session_and_the_pool() -> None:
-    pipeline = ImagePipeline(Settings(image_allow_private_urls=True))
+    pipeline = BodyImages(ImagePipeline(Settings(image_allow_private_urls=True)))
     async with ImageServer() as server:
         await pipeline.prepare(CHAT, chat(image_url(server.serve("/a.png", PNG))))
     session = pipeline._fetcher._session.current
@@ -325,7 +327,7 @@ async def test_the_base64_example_input_is_a_real_picture(make_pipeline) -> None
 def test_the_url_example_input_names_one_public_https_image() -> None:
     job = example_job("test_input_with_images.json")
     assert job["openai_route"] == CHAT
-    assert count_image_parts(CHAT, job["openai_input"]) == 1
+    assert api_for(CHAT).count_images(job["openai_input"]) == 1
     (part,) = [p for p in job["openai_input"]["messages"][0]["content"]
                if p["type"] == "image_url"]
     assert part["image_url"]["url"].startswith("https://")

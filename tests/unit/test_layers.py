@@ -1,9 +1,10 @@
 """The package's plan, checked: imports run only downward and never in a circle.
 
 Layers, lowest first: the shared leaves (``errors``, ``settings``, ``routes``,
-``loop_session``); ``engine`` and ``images`` (siblings that never import each other); the
-transport-neutral ``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never import
-each other); ``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
+``loop_session``); ``engine`` and ``images`` (siblings that never import each other); ``apis``
+(one module per API: bodies, field rules, where media sit); the transport-neutral
+``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never import each other);
+``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
 ``sglang_worker`` imports it.
 """
 
@@ -16,7 +17,7 @@ from sglang_worker.settings import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "engine": 1, "images": 1,
-         "pipeline": 2, "jobs": 3, "http": 3, "main": 4}
+         "apis": 2, "pipeline": 3, "jobs": 4, "http": 4, "main": 5}
 
 
 def module_name(path: Path) -> str:

@@ -21,7 +21,7 @@ from sglang_worker.errors import (
     WorkerError,
     sse_error_event,
 )
-from sglang_worker.images import ImageReport, PixelGrid
+from sglang_worker.images import ImagePart, ImageReport, Location, PixelGrid
 from sglang_worker.jobs import Worker
 from sglang_worker.jobs.output import job_error
 from sglang_worker.pipeline import Pipeline, RequestStats, build_request
@@ -109,15 +109,11 @@ class StubImages:
         self.grids: list[PixelGrid | None] = []
         self.closed = False
 
-    async def prepare(self, route: str, body: dict[str, Any], grid: PixelGrid | None = None
-                      ) -> tuple[dict[str, Any], ImageReport]:
-        self.prepared.append(route)
+    async def prepare(self, parts: list[ImagePart], grid: PixelGrid | None = None
+                      ) -> tuple[dict[Location, str], ImageReport]:
+        self.prepared.append([part.param for part in parts])
         self.grids.append(grid)
-        messages = [{**message, "content": [
-            {"type": "image_url", "image_url": {"url": PREPARED_URL}}
-            if isinstance(part, dict) and part.get("type") == "image_url" else part
-            for part in message["content"]]} for message in body["messages"]]
-        return {**body, "messages": messages}, ImageReport(
+        return {part.location: PREPARED_URL for part in parts}, ImageReport(
             count=1, total_bytes_in=1234, seconds=0.25, changed=1,
             sizes=(((4000, 3000), (112, 84)),), cache_hits=1)
 
@@ -182,7 +178,7 @@ async def test_images_are_prepared_before_the_engine_sees_them_and_counted():
     pipeline, images, _ = make(client, vision=True)
     stats = RequestStats()
     await pipeline.call(chat_request(IMAGE_CHAT), stats)
-    assert images.prepared == [CHAT_ROUTE]
+    assert images.prepared == [["messages[0].content[1]"]]
     (sent,) = client.requests
     assert sent.body["messages"][0]["content"][1]["image_url"]["url"] == PREPARED_URL
     assert IMAGE_CHAT["messages"][0]["content"][1]["image_url"]["url"].startswith("https://")

@@ -17,7 +17,8 @@ Contract:
   through.
 - The engine URL is built from the request's canonical route (``routes.engine_path``) with no
   re-encoding or dot-segment resolution, and a request whose URL path is not exactly that
-  checked path is refused before anything is sent.
+  checked path is refused before anything is sent. A ``/v1/models/{id}`` route is refused
+  too: the worker answers model lookups from the list, so no caller's id reaches SGLang.
 - When the caller stops early (the job is cancelled or the consumer goes away) the response is
   closed, not returned to the pool, so SGLang sees the disconnect and aborts the generation.
   A response read to its end goes back to the pool: connections to SGLang are kept alive.
@@ -43,7 +44,7 @@ from sglang_worker.errors import (
     engine_error_from_body,
 )
 from sglang_worker.loop_session import LoopSession
-from sglang_worker.routes import canonical_route, engine_path
+from sglang_worker.routes import canonical_route, engine_path, model_id
 from sglang_worker.settings import Settings
 
 _JSON = {"Content-Type": "application/json"}
@@ -58,6 +59,8 @@ class EngineRequest:
     body: dict[str, Any] | None
     stream: bool
     openai_route: bool  # output raw SSE text (True) or parsed objects (False)
+    # /v1/models/{id}: the route is /v1/models and the pipeline answers with this model's entry
+    model_id: str | None = None
 
 
 def encode_json(body: Any) -> bytes:
@@ -90,6 +93,9 @@ class EngineClient:
 
     def url_for(self, route: str) -> URL:
         """The engine URL for a canonical route: exactly the checked path, or a refusal."""
+        if model_id(route) is not None:
+            raise InvalidRequest(f"route {route!r} is answered by the worker, not the engine",
+                                 param="openai_route")
         path = engine_path(route)
         url = URL.build(scheme=self._base.scheme, host=self._base.raw_host or "",
                         port=self._base.explicit_port, path=path, encoded=True)

@@ -27,7 +27,7 @@ Contract, in the order the rules apply:
    naming the environment variable that produced the offending flag.
 
 Importing SGLang's parser costs seconds and pulls in torch, so ``build_argv`` runs inside the
-engine process itself (``engine_launcher``), never in the worker; the pure functions here take
+engine process itself (``engine.launcher``), never in the worker; the pure functions here take
 the parser's actions as plain data and are tested without SGLang.
 """
 

@@ -4,7 +4,7 @@ Contract:
 - ``launch_engine(settings)`` resolves the model and the device (``model_source``: a baked model,
   a local path, a hub id cached on the network volume or on the container disk, or the tiny
   test model; the choice also sets parts of the engine's environment) and starts the engine process
-  (``engine_launcher``: flags built from the environment and checked by SGLang's parser, then
+  (``engine.launcher``: flags built from the environment and checked by SGLang's parser, then
   SGLang's ``launch_server`` on 127.0.0.1) in its own process group. It returns once
   ``GET /health`` answers 200. A rejected setting raises ``EngineConfigError`` naming the
   variable; an exit or the start-up deadline (``ENGINE_STARTUP_TIMEOUT_S``) raises

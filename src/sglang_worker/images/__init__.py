@@ -1,22 +1,23 @@
 """Prepare every image of a request for SGLang: the async orchestrator of the image modules.
 
 Contract:
-- ``ImagePipeline.prepare(route, body)`` returns a new body (the input is not mutated) in which
-  every image part (see ``image_parts``) is a ``data:image/...;base64,`` URL that SGLang can
-  decode without fetching or reading anything itself, plus an ``ImageReport`` for log lines
-  (counts, bytes and time only; never image data).
+- ``ImagePipeline.prepare(parts, grid)`` takes the image parts an API module found in a body
+  (``parts.ImagePart``; the pipeline knows nothing of body layouts) and returns, for each
+  part's location, a ``data:image/...;base64,`` URL that SGLang can decode without fetching or
+  reading anything itself, plus an ``ImageReport`` for log lines (counts, bytes and time only;
+  never image data). The API module puts the URLs back into the body.
 - One bad image fails the whole request with an ``ImageError`` whose ``param`` names the part,
   e.g. ``messages[0].content[2]``; nothing is dropped silently. With several bad images, the one
   earliest in the request is reported.
 - Order of work: the image count is checked first (MAX_IMAGES_PER_REQUEST); then each distinct
   source string at each detail is prepared once (a chat that re-sends an image downloads and
-  decodes it once), all of them concurrently: fetched (``image_fetch``), read
-  (``image_source``) or decoded from base64, then normalised (``image_normalise``). The byte
-  limits are shared across the request (``image_budget``).
-- Sizing: ``prepare(route, body, grid)`` sizes every image for the served model's image
+  decodes it once), all of them concurrently: fetched (``fetch``), read (``source``) or
+  decoded from base64, then normalised (``normalise``). The byte limits are shared across the
+  request (``budget``).
+- Sizing: ``prepare(parts, grid)`` sizes every image for the served model's image
   processor (``grid``, from ``model_grid``; None: the generic IMAGE_MAX_SIDE and
   IMAGE_MAX_PIXELS), so that SGLang's processor has nothing left to resize and the image
-  tokens are those of the original (``sizing``). ``detail`` (``parts``): ``"low"`` lowers the
+  tokens are those of the original (``sizing``). ``detail``: ``"low"`` lowers the
   pixel budget to IMAGE_LOW_DETAIL_MAX_PIXELS; ``"high"``, ``"auto"`` and absent keep the
   model's maximum (or IMAGE_MAX_PIXELS, whichever is lower).
 - Prepared images are kept in a bounded cache (``prepared_cache``, IMAGE_CACHE_BYTES; 0 turns
@@ -55,13 +56,7 @@ from sglang_worker.errors import ImageError
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.images.normalise import ImageLimits, NormalisedImage, normalise_image
-from sglang_worker.images.parts import (
-    ImagePart,
-    Location,
-    count_image_parts,
-    find_image_parts,
-    replace_image_parts,
-)
+from sglang_worker.images.parts import DETAILS, ImagePart, Location, check_detail
 from sglang_worker.images.prepared_cache import PreparedCache, digest_bytes, digest_text
 from sglang_worker.images.sizing import PixelGrid, Size, model_grid
 from sglang_worker.images.source import (
@@ -75,8 +70,8 @@ from sglang_worker.images.source import (
 )
 from sglang_worker.settings import MB, Settings
 
-__all__ = ["ImagePipeline", "ImageReport", "PixelGrid", "count_image_parts",
-           "limit_pillow_pixels", "model_grid"]
+__all__ = ["DETAILS", "ImagePart", "ImagePipeline", "ImageReport", "Location", "PixelGrid",
+           "check_detail", "limit_pillow_pixels", "model_grid"]
 
 T = TypeVar("T")
 IMAGE_THREAD_NICENESS = 5
@@ -140,13 +135,12 @@ class ImagePipeline:
         await self._fetcher.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def prepare(self, route: str, body: dict[str, Any], grid: PixelGrid | None = None
-                      ) -> tuple[dict[str, Any], ImageReport]:
-        """``body`` with every image part replaced by a data URL, and what it took; ``grid``
-        is the served model's sizing rules (None: the generic limits)."""
-        parts = find_image_parts(route, body)
+    async def prepare(self, parts: list[ImagePart], grid: PixelGrid | None = None
+                      ) -> tuple[dict[Location, str], ImageReport]:
+        """A data URL for each part's location, and what it took; ``grid`` is the served
+        model's sizing rules (None: the generic limits)."""
         if not parts:
-            return body, ImageReport()
+            return {}, ImageReport()
         limit = self._settings.max_images_per_request
         if len(parts) > limit:
             raise ImageError(f"request has {len(parts)} images, over the limit of {limit} "
@@ -170,7 +164,7 @@ class ImagePipeline:
             sizes=tuple((p.size_in, p.size_out) for p, _ in prepared.values()),
             cache_hits=sum(p.cached for p, _ in prepared.values()),
         )
-        return replace_image_parts(route, body, urls), report
+        return urls, report
 
     def _check_sent(self, parts: list[ImagePart], urls: dict[Location, str]) -> None:
         """What goes to SGLang is bounded too: a lossless image re-encoded as PNG can grow,

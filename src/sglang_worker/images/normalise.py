@@ -1,7 +1,7 @@
 """Turn the bytes of one image into bytes SGLang can use: Pillow work, synchronous, pure.
 
 Contract (the steps, in the order they apply):
-1. The format is sniffed from the bytes (``image_format``). Anything but JPEG, PNG, GIF, WebP,
+1. The format is sniffed from the bytes (``format``). Anything but JPEG, PNG, GIF, WebP,
    BMP and TIFF is refused, naming what was found ("not a supported image: detected PDF").
    TIFF only when ``allow_tiff`` (``IMAGE_ALLOW_TIFF``, off by default: libtiff has had
    recent CVEs, and the image's Pillow cannot be proven patched from here).
@@ -22,7 +22,7 @@ Contract (the steps, in the order they apply):
    orientation), brought to 8-bit RGB or greyscale (CMYK, YCCK, 16-bit and other modes
    converted), resized to exactly the target with one Lanczos resize (Pillow's ``reduce``
    first when the step is large), converted to sRGB when an RGB colour profile says it is in
-   another space (``image_colour``; after the resize: fewer pixels), and finally alpha and
+   another space (``colour``; after the resize: fewer pixels), and finally alpha and
    palette transparency composited onto white. CMYK images are converted with Pillow's plain
    formula: a CMYK profile is not applied. Animated GIF, WebP and PNG keep their first frame;
    multi-page TIFF its first page.

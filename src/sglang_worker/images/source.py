@@ -4,7 +4,7 @@ Contract:
 - ``classify(text)`` tells the four sources apart, in this order:
   1. ``data:`` URL (any case): base64 or percent-encoded; the declared MIME type is ignored,
      since the bytes are sniffed later.
-  2. ``http://`` / ``https://`` URL: fetched by ``image_fetch``.
+  2. ``http://`` / ``https://`` URL: fetched by ``fetch``.
   3. ``file:`` URL, or an absolute path: a local file. A string that starts with ``/`` is a path
      unless its first bytes, base64-decoded, are a recognised format: base64 JPEG starts with
      ``/9j/``.
@@ -63,7 +63,7 @@ Source = RemoteSource | InlineSource | LocalSource
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _BASE64_PREFIX = re.compile(r"^[A-Za-z0-9+/_\-=\s]+$")
-_SNIFF_CHARS = 64  # decodes to 48 bytes: enough for every magic number image_format knows
+_SNIFF_CHARS = 64  # decodes to 48 bytes: enough for every magic number format.py knows
 # Decoded prefixes that say "this was never base64": a path decodes to noise or text.
 _NOT_A_FORMAT = frozenset({UNKNOWN, "text", "blank text"})
 

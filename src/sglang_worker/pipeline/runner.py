@@ -5,7 +5,8 @@ Contract:
 - ``Pipeline.check_alive()`` raises ``EngineUnavailable`` once the engine has stopped, so a
   face can refuse work before it parses anything.
 - ``Pipeline.call(request, stats)`` and ``Pipeline.events(request, stats)`` first make every
-  image part safe (``images.ImagePipeline``; a text-only model refuses images with
+  image part safe (``media.prepare_images``: the route's API module finds the parts and puts
+  back what ``images.ImagePipeline`` prepared; a text-only model refuses images with
   ``VisionNotSupported``), then call the engine: ``call`` returns the engine's response,
   ``events`` yields lists of whole SSE events as SGLang produces them. An error the engine
   sends inside its stream is raised after the events before it were yielded. Nothing blocks
@@ -27,6 +28,8 @@ Contract:
   them, how many were re-encoded, the sizing decision (each distinct image's size in and out,
   ``image_sizes=4000x3000>112x84,640x480``), prepared-image cache hits and the preparation
   time, time to first output, chunks and tokens. Never content, image data or secrets.
+- A model lookup (``EngineRequest.model_id``) is answered with that model's entry of SGLang's
+  ``/v1/models`` list (``models.pick_model``).
 """
 
 from __future__ import annotations
@@ -39,10 +42,13 @@ from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
+from sglang_worker.apis import api_for
 from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import EngineUnavailable, VisionNotSupported
-from sglang_worker.images import ImagePipeline, ImageReport, count_image_parts, model_grid
+from sglang_worker.images import ImagePipeline, ImageReport, model_grid
+from sglang_worker.pipeline.media import prepare_images
+from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 
@@ -131,16 +137,18 @@ class Pipeline:
                              vocab_size=self.info.vocab_size, max_n=self.max_n)
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
-        if request.body is None:
+        api = api_for(request.route)
+        if request.body is None or api is None:
             return request
-        stats.images = count_image_parts(request.route, request.body)
+        stats.images = api.count_images(request.body)
         if not stats.images:
             return request
         if not self.info.vision:
             raise VisionNotSupported(
                 f"Model {self.info.served_model} does not support vision (image) inputs"
             )
-        body, report = await self.images.prepare(request.route, request.body, self.image_grid)
+        body, report = await prepare_images(self.images, request.route, request.body,
+                                            self.image_grid)
         stats.add_images(report)
         return replace(request, body=body)
 
@@ -162,7 +170,8 @@ class Pipeline:
             raise await self._engine_died(error) from None
         stats.first_output()
         stats.tokens = completion_tokens(response)
-        return response
+        return response if request.model_id is None else pick_model(response,
+                                                                      request.model_id)
 
     async def events(self, request: EngineRequest,
                      stats: RequestStats) -> AsyncIterator[list[bytes]]:

@@ -120,9 +120,11 @@ def test_admin_routes_are_404_and_never_reach_sglang(lb_worker):
         for target in ("/v1/models/../../flush_cache", "/v1/models/%2e%2e/%2e%2e/flush_cache"):
             status, body = send_raw(lb_worker.url, method, target)
             assert status == 400 and "is not a valid route" in body["error"]["message"]
-    marker = "/v1/models/tiny-org/qwen2-vl"
-    assert send_raw(lb_worker.url, "GET", marker)[0] == 404  # SGLang's own: no such model
-    assert served_between(lambda: lb_worker.log().splitlines(), "/v1/models", marker) == []
+    status, body = send_raw(lb_worker.url, "GET", "/v1/models/tiny-org/qwen2-vl")
+    assert status == 404 and "does not exist" in body["error"]["message"]  # not served here
+    assert send_raw(lb_worker.url, "GET", "/model_info")[0] == 200
+    assert served_between(lambda: lb_worker.log().splitlines(), "/v1/models",
+                          "/model_info") == []
 
 
 async def test_a_client_that_disconnects_mid_stream_aborts_the_engine_request(lb_worker):
@@ -181,3 +183,12 @@ async def test_responses_and_messages_with_images_and_hostile_urls(lb_worker, mo
                         "type": "url", "url": hostile}}]}])
             assert raised.value.body["error"]["type"] == "invalid_request_error"
             assert listener.connections == 0
+
+
+async def test_models_retrieve_answers_for_an_absolute_path_id(client, model, lb_worker):
+    """SGLang's own ``test_retrieve_model`` sends the id unencoded; the SDK encodes it. Both
+    answer for a model served under its absolute path (issue 18)."""
+    assert model.startswith("/")
+    assert (await client.models.retrieve(model)).id == model
+    status, body = send_raw(lb_worker.url, "GET", "/v1/models/" + model)
+    assert status == 200 and body["id"] == model, body

@@ -12,7 +12,7 @@ import signal
 import aiohttp
 import pytest
 
-from tests.integration.lb.conftest import ping, start_lb_worker, stop
+from tests.support.lb_worker import ping, start_lb_worker, stop
 from tests.support.worker_process import engine_pid
 
 pytestmark = pytest.mark.integration

@@ -11,102 +11,15 @@ endpoint cannot start, every test here fails with its output; nothing skips.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sglang_worker.settings import PROJECT_ROOT
-from tests.support.ports import free_port
-
-STARTUP_TIMEOUT_S = 600
-
-
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-@dataclass
-class LocalEndpoint:
-    url: str  # the endpoint's root: RunPod's job API
-    engine_url: str
-    log_path: Path
-    process: subprocess.Popen
-
-    @property
-    def openai_base_url(self) -> str:
-        return f"{self.url}/openai/v1"
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def engine_requests(self) -> int:
-        """SGLang's live count of requests running or waiting (``/v1/loads``)."""
-        loads = _get_json(f"{self.engine_url}/v1/loads")["loads"]
-        return sum(rank["num_running_reqs"] + rank["num_waiting_reqs"] for rank in loads)
-
-    def wait_until(self, condition, timeout: float = 15.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.1)
-
-    def wait_cancelled_in_worker(self, job_id: str, timeout: float = 15.0) -> None:
-        """The worker's handler logged the job as cancelled (the SDK cancelled its task)."""
-        self.wait_until(lambda: f"job={job_id} outcome=cancelled" in self.log(), timeout,
-                        f"the worker to log job={job_id} outcome=cancelled")
-
-
-def _failure(endpoint_log: Path, why: str) -> str:
-    tail = endpoint_log.read_text(errors="replace")[-6000:]
-    return f"the local endpoint {why}. Its output:\n{tail}"
+from tests.support.local_endpoint import LocalEndpoint, running_local_endpoint
 
 
 @pytest.fixture(scope="package")
 def local_endpoint(tiny_vl_model: Path, tmp_path_factory) -> LocalEndpoint:
-    port, engine_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("local-endpoint") / "endpoint.log"
-    env = {**os.environ, "MODEL_NAME": str(tiny_vl_model), "SKIP_SERVER_WARMUP": "true",
-           "ENGINE_PORT": str(engine_port)}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "runpod_local", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    endpoint = LocalEndpoint(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{engine_port}",
-                             log_path, process)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(_failure(log_path, f"exited with code {process.returncode}"))
-            if time.monotonic() > deadline:
-                pytest.fail(_failure(log_path, f"was not ready after {STARTUP_TIMEOUT_S} s"))
-            try:
-                if _get_json(f"{endpoint.url}/health")["workers"]["idle"]:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
+    with running_local_endpoint(tiny_vl_model, log_path) as endpoint:
         yield endpoint
-    finally:
-        stopped_cleanly = False
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                stopped_cleanly = process.wait(60) == 0
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    # SIGTERM is forwarded: the worker drains, stops its engine, and the endpoint exits 0.
-    assert stopped_cleanly, _failure(log_path, f"did not stop cleanly ({process.returncode})")
-    with pytest.raises(OSError):
-        _get_json(f"{endpoint.engine_url}/health")

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.support.image_server import ConnectionCounter, ImageServer
+from tests.support.raw_http import send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +148,12 @@ async def test_hostile_image_urls_are_refused_on_both_apis_with_zero_connections
                     {"type": "url", "url": url}))
             assert "messages[0].content[1].source" in refused.value.body["error"]["message"]
         assert listener.connections == 0
+
+
+async def test_models_retrieve_answers_for_an_absolute_path_id(oai, model, local_endpoint):
+    """A local model is served under its absolute path: the SDK sends the id encoded, SGLang's
+    own tests send it as it is (``/v1/models//abs/path``); both answer (issue 18)."""
+    assert model.startswith("/")
+    assert (await oai.models.retrieve(model)).id == model
+    status, body = send_raw(local_endpoint.url, "GET", "/openai/v1/models/" + model)
+    assert status == 200 and body["id"] == model, body

@@ -1,4 +1,4 @@
-"""Finding image parts in request bodies and writing replacements back, without I/O."""
+"""Each API module finds its image parts and writes the prepared images back, without I/O."""
 
 from __future__ import annotations
 
@@ -6,11 +6,23 @@ import copy
 
 import pytest
 
+from sglang_worker.apis import api_for
 from sglang_worker.errors import ImageError
-from sglang_worker.images.parts import count_image_parts, find_image_parts, replace_image_parts
 
 CHAT = "/v1/chat/completions"
 GENERATE = "/generate"
+
+
+def find_image_parts(route: str, body: dict) -> list:
+    return api_for(route).images(body)
+
+
+def count_image_parts(route: str, body) -> int:
+    return api_for(route).count_images(body)
+
+
+def replace_image_parts(route: str, body: dict, urls: dict) -> dict:
+    return api_for(route).with_images(body, urls)
 
 
 def chat_body() -> dict:
@@ -148,7 +160,8 @@ def test_sizing_knobs_on_an_image_part_never_reach_sglang() -> None:
     body = {"messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "http://a/1.png", "detail": "high", **KNOBS},
          **KNOBS}]}]}
-    new = replace_image_parts(CHAT, body, {(0, 0): "data:image/png;base64,NEW"})
+    new = replace_image_parts(CHAT, body, {("messages", 0, "content", 0):
+                                           "data:image/png;base64,NEW"})
     assert new["messages"][0]["content"][0] == {
         "type": "image_url", "image_url": {"url": "data:image/png;base64,NEW", "detail": "high"}}
 

@@ -1,0 +1,131 @@
+"""OpenAI chat completions (``/v1/chat/completions``): the body, its content rules, its images.
+
+Contract:
+- Body: ``messages`` (at least one; each a ``role`` and ``content`` that is a string, a list of
+  content parts or null), ``model``, ``stream``; everything else passes through as sent, under
+  the field rules below. ``input_ids`` (SGLang's pre-tokenized prompt) is checked against the
+  vocabulary like a completions prompt.
+- Content parts: ``text``, ``image_url`` and ``image`` only. ``video_url``, ``audio_url``,
+  ``input_audio``, ``file`` and any type SGLang learns later are refused, naming the part,
+  because SGLang would fetch or read them itself with no address check.
+- Image parts, in request order, each named ``messages[i].content[j]``:
+    ``{"type": "image_url", "image_url": {"url": ..., "detail"?: ...}}``
+    ``{"type": "image_url", "image_url": "<url>"}``   (string shorthand)
+    ``{"type": "image", "image": "<url or data>"}``   (Qwen-VL and Xinference clients)
+  Each becomes ``{"type": "image_url", "image_url": {"url": <data URL>, "detail"?}}``: nothing
+  else of the part survives (SGLang's per-image sizing knobs, ``content_hash``, unknown keys),
+  because the worker has already sized the image and only ``url`` and ``detail`` may reach
+  SGLang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import Field
+
+from sglang_worker.apis.base import (
+    Api,
+    Slot,
+    content_parts,
+    dropped,
+    media,
+    param_of,
+    plain,
+    refuse_kind,
+)
+from sglang_worker.apis.rules import (
+    ENGINE_ONLY,
+    OUTPUT_EXTRAS,
+    ROUTING,
+    SAMPLING,
+    SCHEDULING,
+    SIZING_KNOBS,
+)
+from sglang_worker.apis.shapes import TOKEN_IDS, Open
+from sglang_worker.errors import ImageError
+from sglang_worker.images import ImagePart, Location, check_detail
+from sglang_worker.routes import CHAT_ROUTE
+
+PARTS = frozenset({"text", "image_url", "image"})
+_IMAGE_TYPES = ("image_url", "image")
+_SHAPES = ('expected {"type": "image_url", "image_url": {"url": "..."}} or '
+           '{"type": "image", "image": "..."}')
+
+
+class ChatMessage(Open):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatBody(Open):
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str | None = None
+    stream: bool = False
+
+
+CHAT_TEMPLATE = plain("chat template and tool-calling option")
+FIELDS = {
+    **SAMPLING, **OUTPUT_EXTRAS, **SCHEDULING, **ROUTING, **ENGINE_ONLY, **SIZING_KNOBS,
+    "messages": media("text and image parts, each image vetted; other media refused"),
+    "input_ids": plain("a pre-tokenized prompt, checked against the vocabulary"),
+    "max_completion_tokens": plain("output length"),
+    **{name: CHAT_TEMPLATE for name in (
+        "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs",
+        "continue_final_message", "reasoning_effort", "separate_reasoning", "stream_reasoning",
+        "thinking", "task")},
+    "use_audio_in_video": plain("inert: no video or audio reaches SGLang"),
+}
+NESTED = {
+    "ChatCompletionMessageContentImageURL": {
+        "url": media("the image, vetted and sized by the worker"),
+        "detail": plain("low, high or auto; the worker sizes for it"),
+        **{name: dropped("a per-image sizing knob or cache key; only url and detail survive")
+           for name in ("max_dynamic_patch", "min_dynamic_patch", "max_long_side_pixel",
+                        "content_hash")},
+    },
+}
+
+
+def check(body: dict[str, Any]) -> None:
+    for location, part in content_parts(body, "messages"):
+        if part.get("type") not in PARTS:
+            raise refuse_kind(param_of(location), "content part type", part.get("type"), PARTS)
+
+
+def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return ((loc, part) for loc, part in content_parts(body, "messages")
+            if part.get("type") in _IMAGE_TYPES)
+
+
+def image_part(location: Location, part: dict[str, Any]) -> ImagePart:
+    param = param_of(location)
+    detail = None
+    if part["type"] == "image":
+        value = part.get("image")
+    else:
+        value = part.get("image_url")
+        if isinstance(value, dict):
+            detail = value.get("detail")
+            value = value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError(f"image part has no image URL or data; {_SHAPES}", param=param)
+    return ImagePart(param, value, location, check_detail(detail, param, "image_url.detail"))
+
+
+def image_url_part(part: dict[str, Any], url: str) -> dict[str, Any]:
+    """The one shape an image part takes on its way to SGLang."""
+    old = part.get("image_url")
+    detail = old.get("detail") if isinstance(old, dict) else None
+    return {"type": "image_url",
+            "image_url": {"url": url} if detail is None else {"url": url, "detail": detail}}
+
+
+API = Api(
+    name="chat", routes=(CHAT_ROUTE,), body_model=ChatBody, fields=FIELDS,
+    sglang_models=("sglang.srt.entrypoints.openai.protocol:ChatCompletionRequest",),
+    nested=NESTED, check=check, image_slots=image_slots, image_part=image_part,
+    put_image=image_url_part, token_fields=("input_ids",),
+    accepts={"content": "a string or a list of content parts", "input_ids": TOKEN_IDS},
+)

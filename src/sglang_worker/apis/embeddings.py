@@ -1,0 +1,100 @@
+"""OpenAI embeddings (``/v1/embeddings``), with SGLang's multimodal inputs.
+
+Contract:
+- ``input``: a non-empty string, a list of strings, token ids (checked against the
+  vocabulary), or a list of multimodal inputs ``{"text"?, "image"?, "video"?}`` as SGLang's
+  ``MultimodalEmbeddingInput`` has them (for a multimodal embedding model such as GME, served
+  with ``--is-embedding``).
+- ``input[i].image`` is an image like any other: a URL, data URL or base64 text, fetched,
+  checked, bounded and sized by the worker, then handed to SGLang as a data URL; errors name
+  the part (``input[2].image``). ``input[i].video`` is refused until the worker vets video,
+  because SGLang would download or open it itself with no address check.
+- ``embed_overrides`` and ``embed_override_token_id`` (raw embeddings spliced into the input)
+  are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import field_validator
+
+from sglang_worker.apis.base import Api, Slot, entries, media, param_of, plain, refused
+from sglang_worker.apis.rules import ENGINE_ONLY, SCHEDULING
+from sglang_worker.apis.shapes import Open, TokenIds, not_empty
+from sglang_worker.errors import ImageError, InvalidRequest
+from sglang_worker.images import ImagePart, Location
+from sglang_worker.routes import EMBEDDINGS_ROUTE
+
+_NO_VIDEO = ("video is not supported by this worker yet: SGLang would download or open it "
+             "itself, with no address check; send images or text")
+
+
+class EmbeddingsBody(Open):
+    input: str | list[str] | TokenIds | list[dict[str, Any]]
+    model: str | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("is empty: give at least one input")
+        return value if isinstance(value, list) and isinstance(value[0], dict) \
+            else not_empty(value)
+
+
+FIELDS = {
+    **SCHEDULING, **ENGINE_ONLY,
+    "input": media("text, token ids, or multimodal inputs whose images the worker vets"),
+    "model": plain("the served model"),
+    "encoding_format": plain("float or base64 output"),
+    "dimensions": plain("output size"),
+    "user": plain("caller tag"),
+    "embed_overrides": refused("raw embeddings spliced into the input bypass every input "
+                               "check"),
+    "embed_override_token_id": refused("raw embeddings spliced into the input bypass every "
+                                       "input check"),
+}
+NESTED = {
+    "MultimodalEmbeddingInput": {
+        "text": plain("the text of this input"),
+        "image": media("the image, vetted and sized by the worker"),
+        "video": refused(_NO_VIDEO),
+    },
+}
+
+
+def _items(body: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    return ((i, item) for i, item in entries(body.get("input")) if isinstance(item, dict))
+
+
+def check(body: dict[str, Any]) -> None:
+    for i, item in _items(body):
+        if item.get("video") is not None:
+            raise InvalidRequest(f"input[{i}].video: {_NO_VIDEO}", param=f"input[{i}].video")
+        if not any(item.get(key) is not None for key in ("text", "image")):
+            raise InvalidRequest(f'input[{i}] needs "text" or "image"', param=f"input[{i}]")
+
+
+def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return ((("input", i, "image"), item["image"]) for i, item in _items(body)
+            if item.get("image") is not None)
+
+
+def image_part(location: Location, value: Any) -> ImagePart:
+    param = param_of(location)
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError("an embedding input's image must be a non-empty string (an image URL, "
+                         f"a data URL or base64 data), got {type(value).__name__}", param=param)
+    return ImagePart(param, value, location)
+
+
+API = Api(
+    name="embeddings", routes=(EMBEDDINGS_ROUTE,), body_model=EmbeddingsBody, fields=FIELDS,
+    sglang_models=("sglang.srt.entrypoints.openai.protocol:EmbeddingRequest",),
+    nested=NESTED, check=check, image_slots=image_slots, image_part=image_part,
+    token_fields=("input",),
+    accepts={"input": "a non-empty string, a list of strings, token ids, or a list of "
+                      'multimodal inputs {"text", "image"}'},
+)

@@ -1,0 +1,117 @@
+"""SGLang's native ``/generate``: text or token ids in, with ``image_data`` beside them.
+
+Contract:
+- Body: ``text`` (a non-empty string or a list of them) or ``input_ids`` (token ids, checked
+  against the vocabulary), ``sampling_params`` (an object, or one per prompt), ``stream``.
+  There is no ``model`` field.
+- ``image_data``: a string, a list of strings, or a list of lists of strings (one list per
+  prompt of a batch), each an image URL, data URL or base64 text, named ``image_data[1]`` or
+  ``image_data[0][2]``. Any other entry (SGLang also takes pre-processed dicts and embeddings)
+  is refused, because SGLang would load it without the worker's checks. ``video_data`` and
+  ``audio_data`` are refused until the worker vets those kinds.
+- ``GenerateReqInput`` is a dataclass with many engine-internal fields; each has a rule below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import field_validator, model_validator
+
+from sglang_worker.apis.base import Api, Slot, media, param_of, plain, refused
+from sglang_worker.apis.rules import (
+    ENGINE_ONLY,
+    OUTPUT_EXTRAS,
+    ROUTING,
+    SCHEDULING,
+    SIZING_KNOBS,
+)
+from sglang_worker.apis.shapes import TOKEN_IDS, Open, TokenIds, not_empty
+from sglang_worker.errors import ImageError
+from sglang_worker.images import ImagePart, Location
+from sglang_worker.routes import GENERATE_ROUTE
+
+
+class GenerateBody(Open):
+    text: str | list[str] | None = None
+    input_ids: TokenIds | None = None
+    sampling_params: dict[str, Any] | list[dict[str, Any]] | None = None
+    stream: bool = False
+
+    _inputs_not_empty = field_validator("text", "input_ids")(not_empty)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> GenerateBody:
+        if self.text is None and self.input_ids is None:
+            raise ValueError("give 'text' or 'input_ids'")
+        return self
+
+
+_UNVETTED = refused("only images are accepted: SGLang would fetch or open this media itself, "
+                    "with no address check")
+_BOOKKEEPING = refused("engine-internal bookkeeping that SGLang fills in itself")
+_CACHE_KEYS = refused("caller-chosen media cache keys could make SGLang reuse another "
+                      "request's image features")
+FIELDS = {
+    **OUTPUT_EXTRAS, **SCHEDULING, **ROUTING, **ENGINE_ONLY, **SIZING_KNOBS,
+    "text": plain("the prompt"),
+    "input_ids": plain("a pre-tokenized prompt, checked against the vocabulary"),
+    "sampling_params": plain("sampling options; n bounded by MAX_N"),
+    "stream": plain("stream the answer"),
+    "image_data": media("images, each vetted and sized by the worker"),
+    "video_data": _UNVETTED,
+    "audio_data": _UNVETTED,
+    "input_embeds": refused("raw input embeddings bypass the tokenizer and every input check"),
+    "positional_embed_overrides": refused("overrides the model's input embeddings"),
+    "mm_hashes": _CACHE_KEYS,
+    "mm_content_hashes": _CACHE_KEYS,
+    "modalities": _BOOKKEEPING,
+    "received_time": _BOOKKEEPING,
+    "need_wait_for_mm_inputs": _BOOKKEEPING,
+    "num_items_assigned": _BOOKKEEPING,
+    "kv_hints": _BOOKKEEPING,
+    "multi_item_delimiter_indices": _BOOKKEEPING,
+    "token_indices_to_pool": _BOOKKEEPING,
+    "background": refused("a background request would have to be fetched later from the "
+                          "worker that ran it, which RunPod's routing does not allow"),
+    "log_metrics": plain("logging option"),
+    "no_logs": plain("logging option"),
+    "external_trace_header": plain("a tracing header"),
+    "use_audio_in_video": plain("inert: no video or audio reaches SGLang"),
+}
+
+
+def _leaves(image_data: Any) -> Iterator[Slot]:
+    if image_data is None:
+        return
+    if not isinstance(image_data, list):
+        yield ("image_data",), image_data
+        return
+    for i, item in enumerate(image_data):
+        if isinstance(item, list):
+            for j, inner in enumerate(item):
+                yield ("image_data", i, j), inner
+        else:
+            yield ("image_data", i), item
+
+
+def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return _leaves(body.get("image_data"))
+
+
+def image_part(location: Location, value: Any) -> ImagePart:
+    param = param_of(location)
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError("image_data entries must be non-empty strings (an image URL, a data "
+                         f"URL or base64 data), got {type(value).__name__}", param=param)
+    return ImagePart(param, value, location)
+
+
+API = Api(
+    name="generate", routes=(GENERATE_ROUTE,), body_model=GenerateBody, fields=FIELDS,
+    sglang_models=("sglang.srt.managers.io_struct:GenerateReqInput",),
+    image_slots=image_slots, image_part=image_part, token_fields=("input_ids",),
+    accepts={"text": "a non-empty string or a list of strings", "input_ids": TOKEN_IDS,
+             "sampling_params": "an object or a list of objects"},
+)
