@@ -30,7 +30,7 @@ Contract:
   (``anthropic_error_body``: ``{"type": "error", "error": {"type", "message"}}``, the type
   from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
   ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
-  flag, which the faces set from the route (``routes.ANTHROPIC_ROUTES``).
+  flag, which the faces set from the route as decided at the door (``routes.Route.anthropic``).
 - ``sse_error_event(error)`` is the same body as one in-band SSE event, for a stream that has
   already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
   and no ``[DONE]``, so no client mistakes the cut stream for a finished one.

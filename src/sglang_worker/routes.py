@@ -30,6 +30,9 @@ what was checked is exactly what the engine client sends:
   command, which can hold secrets. ``GET``/``DELETE /v1/responses/{id}`` and
   ``/v1/responses/{id}/cancel`` are left out too: stored responses live in one worker's memory
   and cannot be found again behind RunPod's load balancing, so the 404 says so.
+- ``parse_route(raw)``: both, once, at a face's door: a ``Route``, the one value the rest of the
+  way carries (its canonical ``path``, whether it is a ``read`` route, its ``model_id``, and
+  whether its errors take Anthropic's shape). Nothing after the door parses the route again.
 - ``engine_path(route)``: the path to put on the wire for a canonical route: every segment
   percent-encoded except RFC 3986's unreserved characters, so that the engine decodes exactly
   the checked segments and nothing in between re-reads them as dot segments or separators.
@@ -37,6 +40,7 @@ what was checked is exactly what the engine client sends:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -171,3 +175,30 @@ def check_route(route: str) -> None:
 def engine_path(route: str) -> str:
     """The wire path of a canonical route: each segment percent-encoded but for unreserved."""
     return "/" + "/".join(quote(segment, safe="") for segment in route[1:].split("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A caller's route as decided at the door: canonical and allowed (``parse_route``)."""
+
+    path: str
+
+    @property
+    def read(self) -> bool:
+        return is_read_route(self.path)
+
+    @property
+    def model_id(self) -> str | None:
+        return model_id(self.path)
+
+    @property
+    def anthropic(self) -> bool:
+        """Whether its errors take Anthropic's shape (``errors.anthropic_error_body``)."""
+        return self.path in ANTHROPIC_ROUTES
+
+
+def parse_route(raw: Any) -> Route:
+    """The caller's route, canonical and allowed, or the 400 or 404 that says why not."""
+    path = canonical_route(raw)
+    check_route(path)
+    return Route(path)

@@ -3,7 +3,7 @@
 import pytest
 
 from sglang_worker.errors import InvalidRequest, RouteNotAllowed
-from sglang_worker.jobs.input import parse_job_input
+from sglang_worker.jobs.input import job_shape, parse_job_input
 
 MODEL = "served-model"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
@@ -15,8 +15,8 @@ def parse(job_input):
 
 def test_openai_route_chat_is_a_post_with_the_model_filled():
     req = parse({"openai_route": "/v1/chat/completions", "openai_input": {**CHAT, "stream": True}})
-    assert (req.route, req.method, req.stream, req.openai_route) == (
-        "/v1/chat/completions", "POST", True, True)
+    assert (req.route, req.method, req.stream) == ("/v1/chat/completions", "POST", True)
+    assert job_shape({"openai_route": "/v1/chat/completions", "openai_input": CHAT}).openai
     assert req.body["model"] == MODEL
     assert req.body["messages"] == CHAT["messages"]
 
@@ -119,8 +119,9 @@ def test_inference_route_without_input_is_refused():
 
 
 def test_direct_chat_body_merges_legacy_sampling_params_top_level_wins():
-    req = parse({**CHAT, "max_tokens": 5, "sampling_params": {"max_tokens": 99, "temperature": 0}})
-    assert req.route == "/v1/chat/completions" and not req.openai_route
+    job = {**CHAT, "max_tokens": 5, "sampling_params": {"max_tokens": 99, "temperature": 0}}
+    req = parse(job)
+    assert req.route == "/v1/chat/completions" and not job_shape(job).openai
     assert req.body["max_tokens"] == 5 and req.body["temperature"] == 0
     assert "sampling_params" not in req.body
 

@@ -35,7 +35,7 @@ class FakePipeline:
         return self.alive
 
     def build(self, route, body):
-        return build_request(route, body, openai_route=True, served_model="m")
+        return build_request(route, body, served_model="m")
 
     async def call(self, request, stats):
         self.calls += 1

@@ -27,7 +27,7 @@ from sglang_worker.jobs.output import job_error
 from sglang_worker.pipeline import Pipeline, RequestStats, build_request
 from sglang_worker.pipeline.runner import ENGINE_DIED, ENGINE_STOPPED
 from sglang_worker.pipeline.stream import sse_text
-from sglang_worker.routes import CHAT_ROUTE
+from sglang_worker.routes import CHAT_ROUTE, Route
 
 CUT = "the engine closed the connection before it finished answering (ClientPayloadError)"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
@@ -133,8 +133,7 @@ def make(client: FakeClient, *, vision: bool = False, engine: FakeEngine | None 
 
 
 def chat_request(body: dict[str, Any], *, stream: bool = False) -> EngineRequest:
-    return build_request(CHAT_ROUTE, {**body, "stream": stream}, served_model="tiny",
-                         openai_route=True)
+    return build_request(Route(CHAT_ROUTE), {**body, "stream": stream}, served_model="tiny")
 
 
 async def run_job(worker: Worker, job_input: Any) -> list[Any]:

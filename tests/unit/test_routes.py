@@ -18,6 +18,7 @@ from sglang_worker.pipeline.request import EngineRequest, build_request
 from sglang_worker.routes import (
     INFERENCE_ROUTES,
     READ_ROUTES,
+    Route,
     canonical_route,
     check_route,
     engine_path,
@@ -90,8 +91,7 @@ def test_the_engine_client_refuses_a_route_that_was_not_canonicalised(route):
     async def send() -> None:
         client = _client()
         try:
-            await client.call(EngineRequest(route, "GET", None, stream=False,
-                                            openai_route=True))
+            await client.call(EngineRequest(route, "GET", None, stream=False))
         finally:
             await client.close()
 
@@ -111,8 +111,7 @@ def test_whatever_is_accepted_resolves_to_itself_and_is_allowed(route):
         return
     assert not any(part and not part.strip(".") for part in canonical.split("/"))
     if model_id(canonical) is not None:  # answered from the list: the id is never sent
-        assert build_request(canonical, None, openai_route=True,
-                             served_model="m").route == "/v1/models"
+        assert build_request(Route(canonical), None, served_model="m").route == "/v1/models"
         return
     resolved = URL("http://h" + engine_path(canonical))
     assert resolved.path == canonical

@@ -58,7 +58,6 @@ class EngineRequest:
     method: str  # "GET" or "POST"
     body: dict[str, Any] | None
     stream: bool
-    openai_route: bool  # output raw SSE text (True) or parsed objects (False)
     # /v1/models/{id}: the route is /v1/models and the pipeline answers with this model's entry
     model_id: str | None = None
 

@@ -43,7 +43,7 @@ from sglang_worker.errors import WorkerError, sse_error_event
 from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
 from sglang_worker.http.responses import SSEWriter, error_response, json_response
 from sglang_worker.pipeline import Pipeline, RequestStats
-from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route, check_route, is_read_route
+from sglang_worker.routes import Route, parse_route
 from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,18 +110,13 @@ class LoadBalancingApp:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            route = canonical_route(request.raw_path)
+            route = parse_route(request.raw_path)
         except WorkerError as error:
             return _error(error)
-        anthropic = route in ANTHROPIC_ROUTES
-        try:
-            check_route(route)
-        except WorkerError as error:
-            return _error(error)
-        read = is_read_route(route)
-        if request.method != ("GET" if read else "POST"):
-            return error_response(405, f"{route} takes {'GET' if read else 'POST'}, not "
-                                  f"{request.method}", anthropic=anthropic)
+        anthropic = route.anthropic
+        if request.method != ("GET" if route.read else "POST"):
+            return error_response(405, f"{route.path} takes {'GET' if route.read else 'POST'}, "
+                                  f"not {request.method}", anthropic=anthropic)
         unavailable = self._unavailable()
         if unavailable is not None:
             return unavailable
@@ -137,15 +132,15 @@ class LoadBalancingApp:
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._serve(request, route, read, anthropic)
+            return await self._serve(request, route)
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self._idle.set()
             self._slots.release()
 
-    async def _serve(self, request: web.Request, route: str, read: bool,
-                     anthropic: bool) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, route: Route) -> web.StreamResponse:
+        anthropic = route.anthropic
         pipeline = self.pipeline
         assert pipeline is not None
         request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
@@ -154,10 +149,10 @@ class LoadBalancingApp:
         outcome = "cancelled"
         try:
             body: dict[str, Any] | None = None
-            if not read:
+            if not route.read:
                 try:
                     raw = await read_body(request, self.settings.lb_max_body_bytes,
-                                          f"POST {route}")
+                                          f"POST {route.path}")
                     body = parse_json_object(raw)
                 except BodyTooLarge as exc:
                     outcome = "error:413"
@@ -183,7 +178,8 @@ class LoadBalancingApp:
             return _error(WorkerError("internal error in the worker; see the worker logs"),
                           anthropic)
         finally:
-            log.info("request=%s outcome=%s route=%s stream=%s %s", request_id, outcome, route,
+            log.info("request=%s outcome=%s route=%s stream=%s %s", request_id, outcome,
+                     route.path,
                      engine_request.stream if engine_request else "-", stats.summary())
 
     async def _stream(self, request: web.Request, pipeline: Pipeline,

@@ -2,11 +2,12 @@
 
 Contract:
 - ``Worker.handle`` is an async generator (the SDK streams it and runs one task per job). The
-  job's way: ``jobs.input.parse_job_input`` -> ``Pipeline.call`` or ``Pipeline.events`` ->
-  the yields of ``jobs.output``'s contract (raw SSE text on the OpenAI route, parsed chunk
-  objects on the native shapes).
+  job's way: ``jobs.input.job_shape`` (the route decided once) -> ``Pipeline.build`` ->
+  ``Pipeline.call`` or ``Pipeline.events`` -> the yields of ``jobs.output``'s contract (raw
+  SSE text on the OpenAI route, parsed chunk objects on the native shapes).
 - On Anthropic's Messages API routes the job error (and an in-band stream error) takes
-  Anthropic's error shape, so a client reading the failed job's body parses it as its SDK does.
+  Anthropic's error shape (``Route.anthropic``, from the route as decided at the door), so a
+  client reading the failed job's body parses it as its SDK does.
 - Every failure ends the job through that contract; nothing escapes as an exception, so the
   SDK never reports a traceback for a user's mistake. Unexpected bugs are logged with their
   traceback on the worker side only and reported to the user as an internal error.
@@ -28,12 +29,11 @@ from typing import Any
 
 from sglang_worker.engine.client import EngineRequest
 from sglang_worker.errors import WorkerError, sse_error_event
-from sglang_worker.jobs.input import parse_job_input, route_of
+from sglang_worker.jobs.input import JobShape, job_shape
 from sglang_worker.jobs.output import job_error
 from sglang_worker.jobs.task import closed_when_task_ends
 from sglang_worker.pipeline import Pipeline, RequestStats
 from sglang_worker.pipeline.stream import chunk_objects, sse_text
-from sglang_worker.routes import ANTHROPIC_ROUTES
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,14 @@ class Worker:
                 async for output in outputs:
                     yield output
 
-    async def _outputs(self, request: EngineRequest,
-                       stats: RequestStats) -> AsyncIterator[Any]:
+    async def _outputs(self, request: EngineRequest, stats: RequestStats,
+                       openai: bool) -> AsyncIterator[Any]:
         if not request.stream:
             yield await self.pipeline.call(request, stats)
             return
         async with aclosing(self.pipeline.events(request, stats)) as batches:
             async for events in batches:
-                if request.openai_route:
+                if openai:
                     yield sse_text(events)
                 else:
                     for chunk in chunk_objects(events):
@@ -69,15 +69,15 @@ class Worker:
     async def _run(self, job: dict[str, Any]) -> AsyncIterator[Any]:
         job_id = job.get("id", "?")
         stats = RequestStats()
+        shape: JobShape | None = None
         request: EngineRequest | None = None
         streamed = False
         outcome = "cancelled"
         try:
+            shape = job_shape(job.get("input"))
             self.pipeline.check_alive()
-            info = self.pipeline.info
-            request = parse_job_input(job.get("input"), served_model=info.served_model,
-                                      vocab_size=info.vocab_size, max_n=self.pipeline.max_n)
-            async with aclosing(self._outputs(request, stats)) as outputs:
+            request = self.pipeline.build(shape.route, shape.body())
+            async with aclosing(self._outputs(request, stats, shape.openai)) as outputs:
                 async for output in outputs:
                     streamed = request.stream
                     yield output
@@ -85,16 +85,16 @@ class Worker:
         except WorkerError as error:
             outcome = f"error:{error.status}"
             log.warning("job=%s failed: %s", job_id, error.message)
-            anthropic = route_of(job.get("input")) in ANTHROPIC_ROUTES
-            if streamed and request is not None and request.openai_route:
+            anthropic = shape is not None and shape.route.anthropic
+            if streamed and shape is not None and shape.openai:
                 yield sse_error_event(error, anthropic=anthropic)
             yield job_error(error, anthropic=anthropic)
         except Exception:
             outcome = "error:500"
             log.exception("job=%s failed with an unexpected error", job_id)
             yield job_error(WorkerError("internal error in the worker; see the worker logs"),
-                            anthropic=route_of(job.get("input")) in ANTHROPIC_ROUTES)
+                            anthropic=shape is not None and shape.route.anthropic)
         finally:
             log.info("job=%s outcome=%s route=%s stream=%s %s", job_id, outcome,
-                     request.route if request else "-", request.stream if request else "-",
+                     shape.route.path if shape else "-", request.stream if request else "-",
                      stats.summary())

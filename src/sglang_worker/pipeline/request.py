@@ -1,11 +1,11 @@
 """What the worker sends to the engine: the route allowlist and body validation.
 
 Contract:
-- ``EngineRequest`` is the single description of one call to SGLang: route, method, body,
-  whether it streams, and whether the job speaks the OpenAI route (raw SSE text out) or a native
-  shape (parsed objects out).
-- ``route`` is canonical (``routes.canonical_route``) and allowed (``routes.check_route``):
-  only inference and read-only routes are reachable, never SGLang's admin routes.
+- ``build_request(route, body)`` makes the single description of one call to SGLang
+  (``EngineRequest``: path, method, body, whether it streams) from a ``routes.Route`` a face
+  decided at its door (``routes.parse_route``: canonical and allowed, so only inference and
+  read-only routes are reachable, never SGLang's admin routes). How the answer is framed for
+  the caller is the face's business, not the request's.
 - ``/v1/models/{id}`` becomes a GET of ``/v1/models`` with ``model_id`` set: the pipeline
   answers with that model's entry (``pipeline.models``), so the caller's id never reaches SGLang.
 - Each inference route's body is checked by its API module (``apis``): its body model (shape
@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from sglang_worker.apis import Api, api_for
 from sglang_worker.engine.client import EngineRequest
 from sglang_worker.errors import InvalidRequest
-from sglang_worker.routes import GENERATE_ROUTE, MODELS_ROUTE, check_route, model_id
+from sglang_worker.routes import GENERATE_ROUTE, MODELS_ROUTE, Route
 
 _TYPE_NAMES = frozenset({"str", "int", "list", "dict"})
 
@@ -125,15 +125,13 @@ def validate_body(route: str, body: Any, *, served_model: str, vocab_size: int |
     return body
 
 
-def build_request(route: str, body: Any, *, openai_route: bool, served_model: str,
-                  vocab_size: int | None = None, max_n: int | None = None) -> EngineRequest:
-    """The one place an ``EngineRequest`` is made: allowlist, method, validation, stream flag."""
-    check_route(route)
-    if api_for(route) is None:  # a read route
-        wanted = model_id(route)
-        return EngineRequest(MODELS_ROUTE if wanted is not None else route, "GET", None,
-                             stream=False, openai_route=openai_route, model_id=wanted)
-    body = validate_body(route, body, served_model=served_model, vocab_size=vocab_size,
+def build_request(route: Route, body: Any, *, served_model: str, vocab_size: int | None = None,
+                  max_n: int | None = None) -> EngineRequest:
+    """The one place an ``EngineRequest`` is made: method, validation, stream flag."""
+    if route.read:
+        wanted = route.model_id
+        return EngineRequest(MODELS_ROUTE if wanted is not None else route.path, "GET", None,
+                             stream=False, model_id=wanted)
+    body = validate_body(route.path, body, served_model=served_model, vocab_size=vocab_size,
                          max_n=max_n)
-    return EngineRequest(route, "POST", body, stream=body.get("stream") is True,
-                         openai_route=openai_route)
+    return EngineRequest(route.path, "POST", body, stream=body.get("stream") is True)

@@ -51,6 +51,7 @@ from sglang_worker.pipeline.media import prepare_images
 from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
+from sglang_worker.routes import Route
 
 ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
                   "should be retried")
@@ -131,9 +132,9 @@ class Pipeline:
         if not self.engine_alive():
             raise EngineUnavailable(ENGINE_STOPPED)
 
-    def build(self, route: str, body: Any) -> EngineRequest:
-        """The request for a canonical route from an HTTP face (OpenAI-style output)."""
-        return build_request(route, body, openai_route=True, served_model=self.info.served_model,
+    def build(self, route: Route, body: Any) -> EngineRequest:
+        """The engine request for a route a face decided at its door, and the body it got."""
+        return build_request(route, body, served_model=self.info.served_model,
                              vocab_size=self.info.vocab_size, max_n=self.max_n)
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:

@@ -8,7 +8,7 @@ import pytest
 from sglang_worker.errors import InvalidRequest, ModelNotFound
 from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
-from sglang_worker.routes import canonical_route, model_id
+from sglang_worker.routes import canonical_route, model_id, parse_route
 from tests.support.fuzz_strategies import HOSTILE_ROUTES
 
 LISTING = {"object": "list", "data": [
@@ -40,8 +40,8 @@ def test_traversal_spellings_inside_an_id_stay_refused(route):
 
 
 def test_a_lookup_is_a_get_of_the_list_and_the_id_is_not_on_the_wire():
-    request = build_request(canonical_route("/v1/models/%2Fmodels%2Flocal-vl"), None,
-                            openai_route=True, served_model="m")
+    request = build_request(parse_route("/v1/models/%2Fmodels%2Flocal-vl"), None,
+                            served_model="m")
     assert (request.route, request.method, request.model_id) == (
         "/v1/models", "GET", "/models/local-vl")
 
