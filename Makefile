@@ -12,8 +12,8 @@ setup:
 	@bash builder/setup_cpu_env.sh $(VENV)
 
 models: setup
-	@$(PY) -m sglang_worker.engine.tiny_model --out $(TINY_VL) >/dev/null
-	@$(PY) -m sglang_worker.engine.tiny_model --out $(TINY_TEXT) --text-only >/dev/null
+	@$(PY) -m tiny_models.build --out $(TINY_VL) >/dev/null
+	@$(PY) -m tiny_models.build --out $(TINY_TEXT) --text-only >/dev/null
 
 demo: models
 	@$(PY) handler.py --test_input $(DEMO_INPUT)

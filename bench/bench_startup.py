@@ -17,9 +17,9 @@ import urllib.request
 
 from harness import ROOT, p50, save, table, verdict
 
-from sglang_worker.engine.model_source import build_tiny_model
 from sglang_worker.engine.server import engine_port
 from sglang_worker.settings import Settings
+from tiny_models.build import build_tiny_model
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 

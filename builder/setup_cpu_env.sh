@@ -8,7 +8,7 @@
 #   2. sglang, triton and torchvision with --no-deps, so no resolver ever sees sglang's torch pin;
 #   3. the runtime, worker and dev dependencies, resolved under builder/constraints-cpu.txt;
 #   4. the CPU shims (builder/cpu_shims) copied into site-packages;
-#   5. the project itself, editable (sglang_worker and runpod_local importable from anywhere).
+#   5. the project itself, editable (sglang_worker, runpod_local, tiny_models importable anywhere).
 # pip then reports that sglang wants another torch and many GPU packages: that is expected.
 #
 # Idempotent: a stamp in the venv holds a hash of every input file; when it matches, the script

@@ -26,9 +26,10 @@ import ctypes
 import os
 import signal
 import sys
+from pathlib import Path
 
-from sglang_worker.settings import PROJECT_ROOT
-
+# The worker runs as deployed, from the checkout this emulator belongs to (a development tool).
+CHECKOUT = Path(__file__).resolve().parents[2]
 TAIL_LINES = 60
 _PR_SET_PDEATHSIG = 1
 _LINE_LIMIT = 16 * 1024 * 1024
@@ -60,7 +61,7 @@ class WorkerProcess:
 
     async def start(self, env: dict[str, str]) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "handler.py", cwd=PROJECT_ROOT, env=worker_environment(env),
+            sys.executable, "handler.py", cwd=CHECKOUT, env=worker_environment(env),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent, limit=_LINE_LIMIT,

@@ -28,7 +28,6 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 # The marker of a field that stays documented but is left off the RunPod Hub's form.
 NOT_ON_HUB = {"hub": False}
@@ -101,8 +100,9 @@ class Settings(BaseSettings):
         json_schema_extra=NOT_ON_HUB,
     )
     tiny_model_dir: Path = Field(
-        PROJECT_ROOT / ".cache" / "models" / "tiny-qwen2-vl",
-        description="Where the tiny test model is built when MODEL_NAME is unset on a CPU.",
+        Path(".cache") / "models" / "tiny-qwen2-vl",
+        description="The tiny test model served when MODEL_NAME is unset on a CPU, relative to "
+        "the directory the worker starts in (make models builds it there).",
         json_schema_extra=NOT_ON_HUB,
     )
 
@@ -303,9 +303,6 @@ def markdown_table(model: type[BaseSettings] = Settings, *, hub: bool = True) ->
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, field in variables(model).items():
         default = field.default
-        if isinstance(default, Path):
-            default = default.relative_to(PROJECT_ROOT) if default.is_relative_to(
-                PROJECT_ROOT) else default
         shown = "unset" if default is None or default == "" else f"`{default}`"
         cells = [f"`{name}`", shown,
                  *(["yes" if on_hub(field) else "no"] if hub else []), str(field.description)]

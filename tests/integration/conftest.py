@@ -16,7 +16,8 @@ import pytest
 from sglang_worker.engine.server import Engine, EngineInfo, launch_engine
 from sglang_worker.jobs.handler import Worker
 from sglang_worker.main import make_worker
-from sglang_worker.settings import PROJECT_ROOT, Settings
+from sglang_worker.settings import Settings
+from tests.support.paths import PROJECT_ROOT
 
 MODELS = PROJECT_ROOT / ".cache" / "models"
 # A hub-style name with a slash, as deployed models have, so /v1/models/{id} is exercised.
@@ -25,7 +26,7 @@ SERVED_MODEL_NAME = "tiny-org/qwen2-vl"
 
 def build_model(name: str, *extra: str) -> Path:
     out = MODELS / name
-    subprocess.run([sys.executable, "-m", "sglang_worker.engine.tiny_model",
+    subprocess.run([sys.executable, "-m", "tiny_models.build",
                     "--out", str(out), *extra], check=True, capture_output=True)
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.ports import free_port
 
 STARTUP_TIMEOUT_S = 600

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 BOUND_MB = 64
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from builder import base_constraints, download_model
-from sglang_worker.settings import PROJECT_ROOT, Settings
+from sglang_worker.settings import Settings
 from tests.support.dockerfile import DOCKER, DOCKERFILE, exec_form
+from tests.support.paths import PROJECT_ROOT
 
 BUILDER = PROJECT_ROOT / "builder"
 
@@ -114,6 +115,7 @@ def test_every_copy_source_exists_and_is_in_the_build_context():
 @pytest.mark.parametrize("path", [".venv/bin/python", ".cache/models/tiny-qwen2-vl/config.json",
                                   ".git/config", "tests/unit/test_dockerfile.py", ".env",
                                   "src/runpod_local/__main__.py", "builder/cpu_shims/sgl_kernel",
+                                  "src/tiny_models/build.py",
                                   "src/sglang_worker/__pycache__/x.pyc", ".runpod/hub.json"])
 def test_the_build_context_leaves_out_what_the_image_does_not_need(path):
     assert dockerignore_excludes(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 TOKEN = re.compile(r"``([a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)``")

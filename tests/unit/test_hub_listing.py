@@ -24,7 +24,8 @@ import pytest
 
 from runpod_local.settings import LocalSettings
 from sglang_worker.engine.flags import EngineLaunch, build_argv, flag_table, split_sglang_args
-from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table, on_hub, variables
+from sglang_worker.settings import Settings, markdown_table, on_hub, variables
+from tests.support.paths import PROJECT_ROOT
 
 HUB = json.loads((PROJECT_ROOT / ".runpod" / "hub.json").read_text(encoding="utf-8"))
 TESTS = json.loads((PROJECT_ROOT / ".runpod" / "tests.json").read_text(encoding="utf-8"))

@@ -17,10 +17,11 @@ from PIL import Image
 from sglang_worker.apis import api_for
 from sglang_worker.errors import ImageError
 from sglang_worker.images import ImagePipeline, ImageReport
-from sglang_worker.settings import PROJECT_ROOT, Settings
+from sglang_worker.settings import Settings
 from tests.support import image_corpus as corpus
 from tests.support.body_images import BodyImages
 from tests.support.image_server import ImageServer, guard_connections
+from tests.support.paths import PROJECT_ROOT
 
 CHAT = "/v1/chat/completions"
 GENERATE = "/generate"

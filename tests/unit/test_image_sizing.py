@@ -162,7 +162,7 @@ def test_model_grid_matches_the_processor_sglang_loads(tmp_path):
 
     from sglang.srt.utils.hf_transformers.processor import get_processor
 
-    from sglang_worker.settings import PROJECT_ROOT
+    from tests.support.paths import PROJECT_ROOT
 
     model = tmp_path / "model"
     shutil.copytree(PROJECT_ROOT / ".cache" / "models" / "tiny-qwen2-vl", model)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "engine": 1, "images": 1,

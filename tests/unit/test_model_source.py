@@ -163,6 +163,26 @@ def test_no_model_on_a_cpu_is_the_tiny_model(tmp_path):
     assert (source.origin, source.model_path) == ("tiny", str(tmp_path / "tiny"))
 
 
+def test_the_tiny_model_is_served_under_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = make_settings(tmp_path, model_name=None, tiny_model_dir=Path("rel") / "tiny")
+    source = plan_model_source(settings, NOTHING, gpu=False, env={})
+    assert source.model_path == str(tmp_path / "rel" / "tiny")
+
+
+def test_a_missing_tiny_model_says_how_to_build_it_and_builds_nothing(tmp_path, monkeypatch):
+    """The worker never builds it: the builder (``tiny_models``) is not in the image."""
+    monkeypatch.setattr("sglang_worker.engine.model_source.has_cuda_gpu", lambda: False)
+    settings = make_settings(tmp_path, model_name=None)
+    with pytest.raises(EngineConfigError, match="make models") as info:
+        resolve_model_source(settings, gpu=False)
+    assert "TINY_MODEL_DIR" in info.value.message
+    assert not (tmp_path / "tiny").exists()
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "config.json").write_text("{}")
+    assert resolve_model_source(settings, gpu=False).origin == "tiny"
+
+
 # --- What is on disk --------------------------------------------------------------------------
 
 def write_manifest(path, **overrides) -> None:

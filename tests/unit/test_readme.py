@@ -4,7 +4,8 @@
 import pytest
 
 from runpod_local.settings import LocalSettings
-from sglang_worker.settings import PROJECT_ROOT, Settings, markdown_table, on_hub, variables
+from sglang_worker.settings import Settings, markdown_table, on_hub, variables
+from tests.support.paths import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -3,7 +3,7 @@ basename (pytest imports them by basename and refuses the second)."""
 
 from collections import Counter
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 
 def test_no_two_top_level_test_modules_share_a_name():

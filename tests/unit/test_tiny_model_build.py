@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.engine.tiny_model import STAMP_NAME, build_tiny_model
+from tiny_models.build import STAMP_NAME, build_tiny_model
 
 
 def file_bytes(directory: Path) -> dict[str, bytes]:

@@ -31,9 +31,11 @@ Contract, in the order the rules apply at start-up (``resolve_model_source``):
    kept. A read-only ``BASE_PATH`` (cached models without a volume) is not used for downloads.
 5. **A hub id without a volume** is downloaded to the container disk on every cold start; a
    warning says what that costs and how to avoid it.
-6. **No model at all**: on a machine without a GPU, the project's tiny Qwen2-VL, built on first
-   use by ``engine/tiny_model.py`` (a few seconds, no download). On a GPU the worker
-   refuses to start: guessing a multi-GB model to download would surprise everyone.
+6. **No model at all**: on a machine without a GPU, the project's tiny Qwen2-VL at
+   ``TINY_MODEL_DIR`` (``make models`` builds it there with the development package
+   ``tiny_models``, which the image does not ship); missing, it is a start-up error that says
+   how to build it. On a GPU the worker refuses to start: guessing a multi-GB model to
+   download would surprise everyone.
 
 Whatever the rule, when the engine's hub cache is not the image's (``HF_HOME`` or
 ``HF_HUB_CACHE`` moved), ``KERNELS_CACHE`` points at the image's own hub cache
@@ -42,8 +44,9 @@ Whatever the rule, when the engine's hub cache is not the image's (``HF_HOME`` o
 
 ``plan_model_source`` holds these decisions as a pure function of the settings, the
 environment and ``StorageFacts`` (what is on disk); ``gather_storage_facts`` reads the disk and
-the manifest; ``resolve_model_source`` ties them together, logs the plan and builds the tiny
-model when it is needed. ``ModelSource.apply`` turns a plan into the engine's environment.
+the manifest; ``resolve_model_source`` ties them together, logs the plan and checks that the
+tiny model is there when it is the plan. ``ModelSource.apply`` turns a plan into the engine's
+environment.
 ``has_cuda_gpu()`` answers without importing torch: an NVIDIA driver that lists a GPU.
 
 Once the engine is up, the model's own files answer questions about it (``model_json``: a
@@ -60,7 +63,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -72,7 +74,6 @@ from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TINY_MODEL_BUILDER = "sglang_worker.engine.tiny_model"
 MANIFEST_FORMAT = 1
 VOLUME_HF_HOME = "huggingface-cache"  # under BASE_PATH; the upstream workers' cache is here too
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -395,22 +396,18 @@ def plan_model_source(
             "MODEL_NAME is not set. On a GPU the worker needs a model to serve, for example "
             "MODEL_NAME=Qwen/Qwen2.5-VL-7B-Instruct (the tiny test model is for CPU-only runs)."
         )
-    return ModelSource(str(settings.tiny_model_dir), "tiny",
-                       notes=("no MODEL_NAME on a machine without a GPU: serving the tiny "
-                              f"test model at {settings.tiny_model_dir}",))
+    tiny = settings.tiny_model_dir.absolute()  # served under its absolute path, as a given one
+    return ModelSource(str(tiny), "tiny", notes=(
+        f"no MODEL_NAME on a machine without a GPU: serving the tiny test model at {tiny}",))
 
 
-def build_tiny_model(target: Path, *, python: str = sys.executable) -> Path:
-    """Build (or reuse) the tiny test model at ``target``; the builder is idempotent."""
-    done = subprocess.run(
-        [python, "-m", TINY_MODEL_BUILDER, "--out", str(target)],
-        capture_output=True, text=True, check=False,
-    )
-    if done.returncode != 0:
+def check_tiny_model(target: Path) -> None:
+    """The tiny test model is a development artefact: built by ``make models``, never here."""
+    if not (target / "config.json").is_file():
         raise EngineConfigError(
-            f"could not build the tiny test model in {target}: {done.stderr.strip()[-2000:]}"
-        )
-    return target
+            f"MODEL_NAME is not set and there is no tiny test model at {target} "
+            "(TINY_MODEL_DIR): on a machine without a GPU, build it with `make models` in the "
+            "checkout, or set MODEL_NAME to the model to serve")
 
 
 def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
@@ -422,7 +419,7 @@ def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
     for warning in source.warnings:
         log.warning("%s", warning)
     if source.origin == "tiny":
-        build_tiny_model(Path(source.model_path))
+        check_tiny_model(Path(source.model_path))
     return source
 
 

@@ -13,7 +13,7 @@ import sys
 import aiohttp
 import pytest
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

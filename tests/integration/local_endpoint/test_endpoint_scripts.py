@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 

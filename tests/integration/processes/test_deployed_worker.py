@@ -26,7 +26,7 @@ from runpod_local.board import JobBoard
 from runpod_local.job_api import WorkerJobAPI
 from runpod_local.jobs import Job
 from sglang_worker.pipeline.runner import ENGINE_DIED
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.worker_process import engine_pid
 
 pytestmark = pytest.mark.integration

@@ -35,9 +35,10 @@ from sglang_worker.engine.model_source import (
     resolve_model_source,
 )
 from sglang_worker.engine.server import engine_environment
-from sglang_worker.settings import PROJECT_ROOT, Settings
+from sglang_worker.settings import Settings
 from tests.support.dockerfile import exec_form
 from tests.support.image_server import ConnectionCounter
+from tests.support.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 

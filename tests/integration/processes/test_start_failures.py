@@ -20,7 +20,7 @@ import pytest
 
 from runpod_local.board import JobBoard
 from runpod_local.job_api import WorkerJobAPI
-from sglang_worker.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

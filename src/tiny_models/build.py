@@ -24,10 +24,10 @@ complete build by the same builder and libraries is left alone), atomic (built i
 directory and renamed, so an interrupted build never leaves half a model), and it refuses to
 replace a non-empty directory that it did not build.
 
-Usage: python -m sglang_worker.engine.tiny_model --out DIR [--text-only]   (prints DIR last)
+Usage: python -m tiny_models.build --out DIR [--text-only]   (prints DIR last; ``make models``)
 
-It imports torch and transformers, so the worker runs it in a child process
-(``model_source.build_tiny_model``) and never imports it.
+It imports torch and transformers. The worker never imports or runs it: a CPU run without
+``MODEL_NAME`` serves the model it finds at ``TINY_MODEL_DIR``.
 """
 
 from __future__ import annotations
