@@ -35,7 +35,7 @@ from PIL import Image
 from sglang_worker.engine.server import launch_engine
 from sglang_worker.images import ImagePipeline
 from sglang_worker.images.sizing import PixelGrid
-from sglang_worker.main import make_worker
+from sglang_worker.jobs import make_worker
 from sglang_worker.pipeline.media import prepare_images
 from sglang_worker.routes import CHAT_ROUTE
 from sglang_worker.settings import Settings

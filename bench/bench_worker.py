@@ -26,7 +26,7 @@ from bench_images import photo
 from harness import interleave, ms, p50, p95, save, table, verdict
 
 from sglang_worker.engine.server import launch_engine
-from sglang_worker.main import make_worker
+from sglang_worker.jobs import make_worker
 from sglang_worker.settings import Settings
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200

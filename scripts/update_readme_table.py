@@ -1,5 +1,6 @@
-"""Regenerate the README's configuration tables from the settings models (``make docs``): the
-worker's (``sglang_worker.settings``) and the local endpoint's (``runpod_local.settings``)."""
+"""Regenerate the configuration tables of docs/configuration.md from the settings models
+(``make docs``): the worker's (``sglang_worker.settings``) and the local endpoint's
+(``runpod_local.settings``)."""
 
 import re
 from pathlib import Path
@@ -14,14 +15,14 @@ TABLES = {
     "local-endpoint-settings-table": markdown_table(LocalSettings, hub=False),
 }
 
-readme = ROOT / "README.md"
+readme = ROOT / "docs" / "configuration.md"
 text = new = readme.read_text(encoding="utf-8")
 for marker, table in TABLES.items():
     start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     if start not in new or end not in new:
-        raise SystemExit(f"README.md has no {start} ... {end} section")
+        raise SystemExit(f"docs/configuration.md has no {start} ... {end} section")
     block = f"{start}\n{table}\n{end}"
     new = re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _, block=block: block, new,
                  flags=re.S)
 readme.write_text(new, encoding="utf-8")
-print("README.md configuration tables", "updated" if new != text else "already up to date")
+print("docs/configuration.md tables", "updated" if new != text else "already up to date")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sglang_worker.engine.server import Engine, EngineInfo, launch_engine
+from sglang_worker.jobs import make_worker
 from sglang_worker.jobs.handler import Worker
-from sglang_worker.main import make_worker
 from sglang_worker.settings import Settings
 from tests.support.paths import PROJECT_ROOT
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from PIL import Image
 
-from sglang_worker.main import make_worker
+from sglang_worker.jobs import make_worker
 from tests.support import image_corpus as corpus
 from tests.support.image_server import ConnectionCounter
 

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from sglang_worker.main import make_worker
+from sglang_worker.jobs import make_worker
 from tests.support import image_corpus as corpus
 from tests.support.image_server import ImageServer
 

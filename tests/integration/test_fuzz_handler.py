@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 
 from sglang_worker.errors import InvalidRequest
+from sglang_worker.jobs import make_worker
 from sglang_worker.jobs.input import job_shape
-from sglang_worker.main import make_worker
 from tests.support.fuzz_strategies import job_inputs
 from tests.support.image_server import guard_connections
 

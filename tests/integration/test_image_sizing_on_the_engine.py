@@ -15,7 +15,7 @@ import logging
 import aiohttp
 import pytest
 
-from sglang_worker.main import make_worker
+from sglang_worker.jobs import make_worker
 from tests.support import image_corpus as corpus
 
 pytestmark = pytest.mark.integration

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from sglang_worker import main as main_module
+from sglang_worker.jobs import local_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ class _SharedEngine:
 def test_main_prints_the_result_and_exits_1_when_the_job_failed(
     engine, engine_info, monkeypatch, capsys, job_input, code
 ):
-    monkeypatch.setattr(main_module, "launch_engine",
+    monkeypatch.setattr(local_run, "launch_engine",
                         lambda settings: (_SharedEngine(engine), engine_info))
     assert main_module.main(["--test_input", json.dumps({"input": job_input})]) == code
     result = json.loads(capsys.readouterr().out)

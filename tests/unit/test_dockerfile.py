@@ -244,8 +244,8 @@ def test_a_local_model_directory_comes_in_as_a_named_context_mounted_for_the_bak
     assert "--mount=type=bind,from=model-source,target=/model-source" in bake
     # The default stage is empty; --build-context model-source=DIR replaces it.
     assert "scratch AS model-source" in froms()
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert "--build-context model-source=" in readme
+    guide = (PROJECT_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "--build-context model-source=" in guide
 
 
 def bake_local(tmp_path, model: str, **kw) -> dict:

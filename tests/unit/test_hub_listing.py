@@ -2,11 +2,11 @@
 
 The variables a user can set come from three places, and hub.json lists exactly these:
 - every field of the worker's settings model that is on the Hub (``on_hub``: not marked
-  ``NOT_ON_HUB``), with the field's bounds as ``min``/``max``; the README's configuration table
-  lists every field, the marked ones too;
+  ``NOT_ON_HUB``), with the field's bounds as ``min``/``max``; the configuration table
+  (docs/configuration.md) lists every field, the marked ones too;
 - SGLang server flags set by their upper-case names (``CONTEXT_LENGTH``, ...): each must be a
   real flag of the installed SGLang (its own parser), say which flag in its description, keep
-  SGLang's default, and be documented in the README;
+  SGLang's default, and be documented in the README or the deploy guide;
 - ``HF_TOKEN``, read by Hugging Face's client.
 The local endpoint's variables (``runpod_local.settings``) and the marked fields (laptop-only, or
 fixed by the image) are never on the Hub's form.
@@ -64,18 +64,18 @@ def sglang_keys() -> set[str]:
 
 
 def shown_default(name: str):
-    """A setting's default as the Hub shows it (paths as in the README table)."""
+    """A setting's default as the Hub shows it (paths as in the configuration table)."""
     default = SETTINGS[name].default
     if isinstance(default, Path):
-        default = str(default.relative_to(PROJECT_ROOT) if default.is_relative_to(PROJECT_ROOT)
-                      else default)
+        default = str(default)
     return None if default == "" else default
 
 
 def test_hub_json_the_readme_table_and_the_settings_model_list_the_same_variables():
     table = {m for m in re.findall(r"^\| `([A-Z0-9_]+)` \|", markdown_table(), re.M)}
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end")[0]
+    reference = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = reference.split("<!-- settings-table:start -->")[1].split(
+        "<!-- settings-table:end")[0]
     assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, re.M)) == table == set(SETTINGS)
     missing = set(SETTINGS) - OFF_HUB - set(ENTRIES)
     assert not missing, f"add these settings to .runpod/hub.json: {sorted(missing)}"
@@ -161,9 +161,10 @@ def test_every_other_hub_variable_is_a_real_sglang_flag_with_its_default(sglang_
 
 
 def test_sglang_flags_and_the_token_are_documented_for_deployers():
-    guide = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    guide = "".join((PROJECT_ROOT / name).read_text(encoding="utf-8") for name in (
+        "README.md", "docs/deploy.md", "docs/configuration.md"))
     for key in sglang_keys() | HUGGING_FACE:
-        assert f"`{key}`" in guide, f"the README does not mention {key}"
+        assert f"`{key}`" in guide, f"neither the README nor the deploy guide mentions {key}"
 
 
 def test_each_entry_has_a_type_a_default_and_a_one_line_description():

@@ -1,5 +1,9 @@
-"""The README's configuration tables are the settings models', word for word: the worker's
-(with whether each variable is on the RunPod Hub) and the local endpoint's."""
+"""The configuration reference's tables (docs/configuration.md) are the settings models', word
+for word: the worker's (with whether each variable is on the RunPod Hub) and the local
+endpoint's. The README, the front door, names the variables most deployments set, each a real
+one, and links every document it moved out."""
+
+import re
 
 import pytest
 
@@ -8,10 +12,11 @@ from sglang_worker.settings import Settings, markdown_table, on_hub, variables
 from tests.support.paths import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+CONFIGURATION = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
 
 
 def section(marker: str) -> str:
-    return README.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return CONFIGURATION.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
 
 
 @pytest.mark.parametrize(("marker", "model", "table"), [
@@ -41,8 +46,6 @@ def test_every_setting_has_a_description():
 
 
 def test_security_md_lists_every_limit_and_the_readme_links_it():
-    import re
-
     security = (PROJECT_ROOT / "SECURITY.md").read_text(encoding="utf-8")
     limit = re.compile(
         r"^(MAX_|IMAGE_(MAX|FETCH|ALLOW|LOCAL|WORKERS)|ENGINE_\w*TIMEOUT|STREAM_MAX)")
@@ -51,3 +54,15 @@ def test_security_md_lists_every_limit_and_the_readme_links_it():
     missing = [name for name in limits if f"`{name}`" not in security]
     assert not missing, f"SECURITY.md does not list {missing}"
     assert "(SECURITY.md)" in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_is_the_front_door_and_links_what_moved():
+    for linked in ("docs/configuration.md", "docs/deploy.md", "docs/troubleshooting.md",
+                   "docs/benchmarks.md", "docs/field-audit.md", "SECURITY.md"):
+        assert f"]({linked})" in README, linked
+        assert (PROJECT_ROOT / linked).is_file(), linked
+    glance = README.split("## Configuration at a glance")[1].split("\n## ")[0]
+    named = {name for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", glance)}
+    assert named and named <= set(variables(Settings)) | {"HF_TOKEN"}, named - set(
+        variables(Settings))
+    assert len(README.splitlines()) < 700

@@ -1,6 +1,6 @@
 """Release engineering, checked without GitHub: the project's version lives in pyproject.toml
 alone, the changelog names it, the workflows read it (and builder/SGLANG_VERSION) from those
-files, the secrets they use are the ones the README names, and the README names no published
+files, the secrets they use are the ones the deploy guide names, and it names no published
 image. ``make lint`` runs actionlint on the workflows themselves."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.support.paths import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 VERSION = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"]
-README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+DEPLOY_GUIDE = (PROJECT_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
 
 
 def tracked_files() -> list[Path]:
@@ -64,14 +64,14 @@ def test_every_secret_and_variable_the_workflows_use_is_named_in_the_readme():
     for workflow in WORKFLOWS.glob("*.yml"):
         used |= set(re.findall(r"\$\{\{\s*(?:secrets|vars)\.([A-Z_]+)", workflow.read_text()))
     assert {"REGISTRY_USERNAME", "REGISTRY_TOKEN", "IMAGE_NAME"} <= used
-    releasing = README.split("### Releasing")[1].split("\n## ")[0]
+    releasing = DEPLOY_GUIDE.split("## Releasing")[1].split("\n## ")[0]
     for name in used:
-        assert f"`{name}`" in releasing, f"README's Releasing section does not name {name}"
+        assert f"`{name}`" in releasing, f"the deploy guide's Releasing does not name {name}"
 
 
-def test_the_readme_names_no_published_image():
-    assert "published one" not in README
-    assert "no image of this project is published yet" in README
+def test_the_deploy_guide_names_no_published_image():
+    assert "published one" not in DEPLOY_GUIDE
+    assert "no image of this project is published yet" in DEPLOY_GUIDE
 
 
 def test_actionlint_is_pinned_and_make_lint_runs_it():

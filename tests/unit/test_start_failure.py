@@ -9,9 +9,10 @@ import json
 
 import pytest
 
-from sglang_worker import main as main_module
-from sglang_worker.engine.start_failure import StartFailure, explain
+from sglang_worker.engine.start_failure import FailedStart, StartFailure, explain, failed_start
 from sglang_worker.errors import EngineConfigError, EngineStartError, WorkerNotStarted
+from sglang_worker.jobs import local_run
+from sglang_worker.jobs import serve as queue_mode
 from sglang_worker.jobs.not_started import not_started_handler
 from sglang_worker.settings import Settings
 
@@ -81,21 +82,38 @@ async def test_the_hold_handler_fails_every_job_with_the_cause():
 def test_the_hold_error_masks_secrets_once_more(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
     failure = explain(EngineConfigError("bad value hf_secret_value_123"), SETTINGS)
-    assert "hf_secret_value_123" not in main_module.not_started_error(failure).message
+    failed = FailedStart(EngineConfigError("bad"), failure, hold_s=1.0)
+    assert "hf_secret_value_123" not in failed.not_started().message
+    assert failed.not_started().message.startswith("this worker could not start its engine: ")
 
 
 def test_the_sdk_checks_are_off_unless_the_deployer_turns_them_on():
     settings = Settings(runpod_log_level="WARN")
-    assert main_module.sdk_environment(settings, {}) == {
+    assert queue_mode.sdk_environment(settings, {}) == {
         "RUNPOD_SKIP_GPU_CHECK": "true", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
         "RUNPOD_LOG_LEVEL": "WARN"}
-    chosen = main_module.sdk_environment(settings, {"RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "false"})
+    chosen = queue_mode.sdk_environment(settings, {"RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "false"})
     assert chosen["RUNPOD_SKIP_AUTO_SYSTEM_CHECKS"] == "false"
     assert chosen["RUNPOD_SKIP_GPU_CHECK"] == "true"
 
 
 def test_a_local_run_sends_the_engine_output_to_a_file_unless_one_is_set(tmp_path):
-    quiet = main_module._local_engine_log(Settings())
+    quiet = local_run._quiet(Settings())
     assert quiet.engine_log_file is not None and quiet.engine_log_file.name.endswith(".log")
     chosen = Settings(engine_log_file=tmp_path / "engine.log")
-    assert main_module._local_engine_log(chosen).engine_log_file == tmp_path / "engine.log"
+    assert local_run._quiet(chosen).engine_log_file == tmp_path / "engine.log"
+
+
+@pytest.mark.parametrize(("error", "deployed", "hold"), [
+    (EngineConfigError("MODEL_NAME: no such path"), True, 300.0),
+    (EngineConfigError("MODEL_NAME: no such path"), False, 0.0),
+    (EngineStartError("timed out", tail="ReadTimeout: connection to the hub"), True, 0.0),
+])
+def test_one_policy_for_both_modes_holds_only_a_deployed_lasting_failure(error, deployed, hold):
+    failed = failed_start(error, Settings(start_failure_hold_s=300), deployed=deployed)
+    assert (failed.hold_s, failed.exit_code) == (hold, error.exit_code)
+
+
+def test_no_hold_when_the_deployer_turns_it_off():
+    failed = failed_start(EngineConfigError("x"), Settings(start_failure_hold_s=0), deployed=True)
+    assert failed.hold_s == 0

@@ -1,7 +1,7 @@
 """Why the engine did not start, in words that say what to change, and whether a restart helps.
 
-Contract (``explain(error, settings)``, used by ``main`` and ``http.serve`` when
-``launch_engine`` raises a ``StartupError``):
+Contract (``explain(error, settings)``, and the one policy both modes follow when
+``launch_engine`` raises a ``StartupError``, ``failed_start``):
 - A ``StartFailure`` has the ``cause`` a user reads (what is wrong, which variable to change)
   and ``lasting``: True when a restart of the worker would fail the same way, so the worker
   holds (``START_FAILURE_HOLD_S``) and fails every job with the cause instead of exiting.
@@ -17,16 +17,31 @@ Contract (``explain(error, settings)``, used by ``main`` and ``http.serve`` when
   recognises) is not lasting: the worker exits at once and RunPod retries with a new worker.
 - The cause never holds a secret: the tail is redacted, and the cause is built from the
   model name and revision, never from the token.
+- ``failed_start(error, settings, deployed=...)`` is what a mode does about it (``FailedStart``):
+  a deployed worker with a lasting cause holds for ``START_FAILURE_HOLD_S`` (``hold_s``),
+  answering every job (queue mode, ``jobs.serve``) or request (lb mode, ``http.serve``) with
+  ``not_started()``, a ``WorkerNotStarted`` (503) saying "this worker could not start its
+  engine: <cause>" with secrets masked once more; then, or at once otherwise, the worker exits
+  with ``exit_code`` (the ``StartupError``'s). ``log()`` writes the lines both modes write.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 
-from sglang_worker.errors import EngineConfigError, EngineStartError, StartupError
+from sglang_worker.engine.redaction import Redactor
+from sglang_worker.errors import (
+    EngineConfigError,
+    EngineStartError,
+    StartupError,
+    WorkerNotStarted,
+)
 from sglang_worker.settings import Settings
+
+log = logging.getLogger(__name__)
 
 EVIDENCE_CHARS = 300
 
@@ -104,3 +119,36 @@ def explain(error: StartupError, settings: Settings) -> StartFailure:
             return StartFailure(f"{cause}. The engine said: {_evidence(tail, match)}",
                                 lasting=True)
     return StartFailure(error.message, lasting=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStart:
+    error: StartupError
+    failure: StartFailure
+    hold_s: float  # how long to answer with the cause before exiting; 0: exit at once
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code
+
+    @property
+    def cause(self) -> str:
+        return Redactor(os.environ).line(self.failure.cause)
+
+    def not_started(self) -> WorkerNotStarted:
+        """What every job or request gets during the hold."""
+        return WorkerNotStarted(f"this worker could not start its engine: {self.cause}")
+
+    def log(self, reason: str | None = None) -> None:
+        """``reason``: the shorter text a quiet local run shows instead of the whole error."""
+        log.error("cannot start the engine: %s", reason or self.error.message)
+        if self.hold_s:
+            log.error("a restart will not fix this: %s. Answering every job and request with "
+                      "this cause for %.0f s (START_FAILURE_HOLD_S), then exiting %d",
+                      self.cause, self.hold_s, self.exit_code)
+
+
+def failed_start(error: StartupError, settings: Settings, *, deployed: bool) -> FailedStart:
+    failure = explain(error, settings)
+    hold = deployed and failure.lasting and settings.start_failure_hold_s > 0
+    return FailedStart(error, failure, settings.start_failure_hold_s if hold else 0.0)

@@ -1,15 +1,16 @@
 """The load-balancing worker's lifecycle: listen first, start the engine, serve, drain, stop.
 
-Contract (``serve(settings, start)``, run by ``main`` when ``WORKER_MODE=lb``):
+Contract (``run(settings)``, run by ``main`` when ``WORKER_MODE=lb``; ``serve(settings, start)``
+with the engine's start given, for tests):
 - The API listens on ``LB_HOST:PORT`` (and ``/ping`` on ``PORT_HEALTH`` too, when it differs)
   before the engine starts, so ``/ping`` answers 204 from the first second while ``start()``
   (the blocking engine launch, in a daemon thread) loads the model. A port that cannot be
   bound exits 2.
 - ``start()`` returning: ``/ping`` turns 200 and requests are served. Raising a
-  ``StartupError``: it is logged and its ``exit_code`` returned, at once when a restart may
-  fix it; when it will not (``engine.start_failure``), only after ``START_FAILURE_HOLD_S``,
-  during which ``/ping`` and every request get a 503 whose body gives the cause and what to
-  change (a signal ends the hold early).
+  ``StartupError``: the one policy of both modes (``engine.start_failure.failed_start``): it
+  is logged and its ``exit_code`` returned, at once when a restart may fix it; when it will
+  not, only after ``START_FAILURE_HOLD_S``, during which ``/ping`` and every request get a 503
+  whose body gives the cause and what to change (a signal ends the hold early).
 - The engine dying while serving: ``/ping`` turns 503 at once (with the cause), requests in
   flight fail with a clear error as their engine connections drop, and once they are answered
   (or ``ENGINE_DEATH_GRACE_S`` passed), and at least ``DEATH_LINGER_S`` after the death, so
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -32,16 +32,15 @@ from typing import Any
 
 from aiohttp import web
 
-from sglang_worker.engine.redaction import Redactor
-from sglang_worker.engine.server import Engine
-from sglang_worker.engine.start_failure import explain
+from sglang_worker.engine.server import Engine, launch_engine
+from sglang_worker.engine.start_failure import failed_start
 from sglang_worker.errors import StartupError
 from sglang_worker.http.app import LoadBalancingApp
-from sglang_worker.pipeline import Pipeline
+from sglang_worker.pipeline import Pipeline, make_pipeline
+from sglang_worker.pipeline.runner import ENGINE_DEATH_GRACE_S
 from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
-ENGINE_DEATH_GRACE_S = 10.0
 DEATH_LINGER_S = 2.0
 
 
@@ -116,17 +115,12 @@ async def serve(settings: Settings, start: Callable[[], tuple[Engine, Pipeline]]
         try:
             engine, pipeline = starting.result()
         except StartupError as error:
-            log.error("cannot start the engine: %s", error.message)
-            failure = explain(error, settings)
-            hold_s = settings.start_failure_hold_s
-            if failure.lasting and hold_s > 0:
-                cause = Redactor(os.environ).line(failure.cause)
-                app.unhealthy(f"this worker could not start its engine: {cause}")
-                log.error("a restart will not fix this: %s. Answering 503 with this cause for "
-                          "%.0f s (START_FAILURE_HOLD_S), then exiting %d", cause, hold_s,
-                          error.exit_code)
-                await asyncio.wait([stop_wait], timeout=hold_s)
-            return error.exit_code
+            failed = failed_start(error, settings, deployed=True)
+            failed.log()
+            if failed.hold_s:
+                app.unhealthy(failed.not_started().message)
+                await asyncio.wait([stop_wait], timeout=failed.hold_s)
+            return failed.exit_code
         engine.watch(lambda _code: loop.call_soon_threadsafe(died.set))
         app.ready(pipeline)
         log.info("ready: serving the OpenAI API")
@@ -154,3 +148,12 @@ async def serve(settings: Settings, start: Callable[[], tuple[Engine, Pipeline]]
             await pipeline.close()
         if engine is not None:
             await asyncio.to_thread(engine.stop)
+
+
+def run(settings: Settings) -> int:
+    """The lb worker as deployed: ``serve`` with the real engine start."""
+    def start() -> tuple[Engine, Pipeline]:
+        engine, info = launch_engine(settings)
+        return engine, make_pipeline(settings, info, engine)
+
+    return asyncio.run(serve(settings, start))

@@ -28,12 +28,14 @@ from contextlib import aclosing
 from typing import Any
 
 from sglang_worker.engine.client import EngineRequest
+from sglang_worker.engine.server import Engine, EngineInfo
 from sglang_worker.errors import WorkerError, sse_error_event
 from sglang_worker.jobs.input import JobShape, job_shape
 from sglang_worker.jobs.output import job_error
 from sglang_worker.jobs.task import closed_when_task_ends
-from sglang_worker.pipeline import Pipeline, RequestStats
+from sglang_worker.pipeline import Pipeline, RequestStats, make_pipeline
 from sglang_worker.pipeline.stream import chunk_objects, sse_text
+from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,8 @@ class Worker:
             log.info("job=%s outcome=%s route=%s stream=%s %s", job_id, outcome,
                      shape.route.path if shape else "-", request.stream if request else "-",
                      stats.summary())
+
+
+def make_worker(settings: Settings, info: EngineInfo, engine: Engine) -> Worker:
+    """The job face of a started engine."""
+    return Worker(make_pipeline(settings, info, engine))

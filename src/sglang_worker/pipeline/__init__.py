@@ -5,6 +5,6 @@ model lookups answered from SGLang's list (``models``), and the stream's pure he
 (``stream``). Entry points: ``build_request`` and ``Pipeline``."""
 
 from sglang_worker.pipeline.request import build_request
-from sglang_worker.pipeline.runner import Pipeline, RequestStats
+from sglang_worker.pipeline.runner import Pipeline, RequestStats, make_pipeline
 
-__all__ = ["Pipeline", "RequestStats", "build_request"]
+__all__ = ["Pipeline", "RequestStats", "build_request", "make_pipeline"]

@@ -44,7 +44,7 @@ from typing import Any
 
 from sglang_worker.apis import api_for
 from sglang_worker.engine.client import EngineClient, EngineRequest
-from sglang_worker.engine.server import EngineInfo
+from sglang_worker.engine.server import Engine, EngineInfo
 from sglang_worker.errors import EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, ImageReport, model_grid
 from sglang_worker.pipeline.media import prepare_images
@@ -52,11 +52,15 @@ from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 from sglang_worker.routes import Route
+from sglang_worker.settings import Settings
 
 ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
                   "should be retried")
 ENGINE_DIED = "the SGLang engine died while serving this job"
 ENGINE_DEATH_SETTLE_S = 0.5
+# After the engine died: how long a face lets its requests in flight be answered before the
+# worker exits (both modes).
+ENGINE_DEATH_GRACE_S = 10.0
 log = logging.getLogger(__name__)
 
 
@@ -192,3 +196,9 @@ class Pipeline:
                         raise error
         except EngineUnavailable as error:
             raise await self._engine_died(error) from None
+
+
+def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine) -> Pipeline:
+    """The pipeline of a started engine, as both modes and the tests build it."""
+    return Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
+                    lambda: engine.alive, max_n=settings.max_n)
