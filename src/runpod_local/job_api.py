@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from runpod_local.board import JobBoard
+from sglang_worker.errors import InvalidRequest
 from sglang_worker.http.body import parse_json_object
 
 POLL_S = 5.0  # long-poll hold: bounds how long a SIGTERMed SDK loop takes to notice
@@ -105,5 +106,5 @@ class WorkerJobAPI:
 async def _json_payload(request: web.Request) -> dict[str, Any]:
     try:
         return parse_json_object(await request.read())
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+    except InvalidRequest as exc:
+        raise web.HTTPBadRequest(text=exc.message) from None

@@ -48,8 +48,8 @@ from sglang_worker.errors import (
     InvalidRequest,
     error_body,
     openai_error_body,
+    sse_error_text,
 )
-from sglang_worker.http.responses import sse_bytes
 from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route
 
 CANCELLED_STATUS = 409
@@ -136,6 +136,4 @@ def stream_epilogue(job: Job, *, anthropic: bool = False) -> bytes:
     if job.status is JobStatus.COMPLETED or _sent_error(job, anthropic=anthropic):
         return b""
     _, body = openai_answer(job, anthropic=anthropic)
-    if anthropic:
-        return f"event: error\ndata: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
-    return sse_bytes(body)
+    return sse_error_text(body, anthropic=anthropic).encode()

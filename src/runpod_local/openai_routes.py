@@ -43,7 +43,8 @@ from runpod_local.openai_relay import (
 )
 from runpod_local.public_api import PREFIXES, cancel_on_disconnect
 from runpod_local.request_body import OPENAI_LIMIT
-from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
+from sglang_worker.errors import InvalidRequest
+from sglang_worker.http.body import read_json
 from sglang_worker.http.responses import (
     NO_RETRY,
     SSEWriter,
@@ -69,12 +70,9 @@ class OpenAIRoutes:
         body: dict[str, Any] | None = None
         if request.method == "POST":
             try:
-                raw = await read_body(request, OPENAI_LIMIT, f"POST {request.path}")
-                body = parse_json_object(raw)
-            except BodyTooLarge as exc:
-                return error_response(413, exc.message, anthropic=anthropic)
-            except ValueError as exc:
-                return error_response(400, str(exc), anthropic=anthropic)
+                body = await read_json(request, OPENAI_LIMIT, f"POST {request.path}")
+            except InvalidRequest as exc:
+                return error_response(exc.status, exc.message, anthropic=anthropic)
         if route is None:  # routed here on the decoded path, but the raw target differs
             return error_response(404, f"no route {request.path}")
         job_input = openai_job_input(route, request.method, body)

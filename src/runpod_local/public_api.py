@@ -38,7 +38,8 @@ from aiohttp import web
 from runpod_local.board import JobBoard
 from runpod_local.jobs import Job, status_view, stream_view
 from runpod_local.request_body import RUN_LIMIT, RUNSYNC_LIMIT, SMALL_LIMIT, runsync_wait_s
-from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
+from sglang_worker.errors import BodyTooLarge, InvalidRequest
+from sglang_worker.http.body import parse_json_object, read_within
 from sglang_worker.http.responses import on_disconnect
 
 PREFIXES = ("", "/v2/{endpoint_id}")
@@ -56,7 +57,7 @@ def json_error(cls: type[web.HTTPError], message: str, **kwargs: Any) -> web.HTT
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The request body, or a 413 naming the limit of this route."""
     try:
-        return await read_body(request, limit, f"{request.method} {request.path}")
+        return await read_within(request, limit, f"{request.method} {request.path}")
     except BodyTooLarge as exc:
         raise json_error(web.HTTPRequestEntityTooLarge, exc.message, max_size=limit,
                          actual_size=request.content_length or limit + 1) from None
@@ -91,8 +92,8 @@ class PublicJobAPI:
     async def _job_input(self, request: web.Request, limit: int) -> Any:
         try:
             body = parse_json_object(await read_limited(request, limit))
-        except ValueError as exc:
-            raise json_error(web.HTTPBadRequest, str(exc)) from None
+        except InvalidRequest as exc:
+            raise json_error(web.HTTPBadRequest, exc.message) from None
         if "input" not in body:
             raise json_error(web.HTTPBadRequest, 'the request body needs an "input" key')
         return body["input"]

@@ -6,6 +6,7 @@ The tree (HTTP status, OpenAI error type; start-up errors also carry the process
     ├── InvalidRequest          400 invalid_request_error: the caller's mistake
     │   ├── RouteNotAllowed     404 not_found_error: an admin or unknown route
     │   ├── ModelNotFound       404: ``/v1/models/{id}`` of a model this worker does not serve
+    │   ├── BodyTooLarge        413: an HTTP request body over the route's limit
     │   ├── ImageError          400: an image part could not be used; param names the part
     │   ├── VisionNotSupported  400: images sent to a text-only model
     │   └── EngineRequestError  SGLang's own 4xx, status and message passed through
@@ -31,7 +32,8 @@ Contract:
   from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
   ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
   flag, which the faces set from the route as decided at the door (``routes.Route.anthropic``).
-- ``sse_error_event(error)`` is the same body as one in-band SSE event, for a stream that has
+- ``sse_error_event(error)`` is the same body as one in-band SSE event (``sse_error_text``
+  frames any error body so, for the local endpoint's own errors too), for a stream that has
   already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
   and no ``[DONE]``, so no client mistakes the cut stream for a finished one.
 - A user's mistake (``InvalidRequest`` and its subclasses) never carries a traceback.
@@ -120,6 +122,10 @@ class ModelNotFound(InvalidRequest):
     status = 404
 
 
+class BodyTooLarge(InvalidRequest):
+    status = 413
+
+
 class ImageError(InvalidRequest):
     """An image part could not be used; ``param`` names the part, e.g. messages[0].content[2]."""
 
@@ -172,9 +178,14 @@ class EngineStartError(StartupError):
         self.tail = tail
 
 
-def sse_error_event(error: WorkerError, *, anthropic: bool = False) -> str:
-    data = json.dumps(error.to_body(anthropic=anthropic), ensure_ascii=False)
+def sse_error_text(body: dict[str, Any], *, anthropic: bool = False) -> str:
+    """An error body as one in-band SSE event (Anthropic's has ``event: error``)."""
+    data = json.dumps(body, ensure_ascii=False)
     return f"event: error\ndata: {data}\n\n" if anthropic else f"data: {data}\n\n"
+
+
+def sse_error_event(error: WorkerError, *, anthropic: bool = False) -> str:
+    return sse_error_text(error.to_body(anthropic=anthropic), anthropic=anthropic)
 
 
 def engine_error_from_body(status: int, body: bytes) -> WorkerError:

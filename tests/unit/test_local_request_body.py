@@ -3,6 +3,7 @@
 import pytest
 
 from runpod_local.request_body import OPENAI_LIMIT, RUN_LIMIT, RUNSYNC_LIMIT, runsync_wait_s
+from sglang_worker.errors import InvalidRequest
 from sglang_worker.http.body import parse_json_object, too_large_message
 
 
@@ -19,9 +20,9 @@ def test_too_large_message_names_size_limit_route_and_the_fix():
 
 def test_parse_json_object():
     assert parse_json_object(b'{"input": 1}') == {"input": 1}
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(InvalidRequest, match="not valid JSON"):
         parse_json_object(b"{")
-    with pytest.raises(ValueError, match="must be a JSON object, got list"):
+    with pytest.raises(InvalidRequest, match="must be a JSON object, got list"):
         parse_json_object(b"[]")
 
 

@@ -40,7 +40,7 @@ from aiohttp import web
 
 from sglang_worker.engine.client import EngineRequest, encode_json
 from sglang_worker.errors import WorkerError, sse_error_event
-from sglang_worker.http.body import BodyTooLarge, parse_json_object, read_body
+from sglang_worker.http.body import read_json
 from sglang_worker.http.responses import SSEWriter, error_response, json_response
 from sglang_worker.pipeline import Pipeline, RequestStats
 from sglang_worker.routes import Route, parse_route
@@ -150,16 +150,8 @@ class LoadBalancingApp:
         try:
             body: dict[str, Any] | None = None
             if not route.read:
-                try:
-                    raw = await read_body(request, self.settings.lb_max_body_bytes,
-                                          f"POST {route.path}")
-                    body = parse_json_object(raw)
-                except BodyTooLarge as exc:
-                    outcome = "error:413"
-                    return error_response(413, exc.message, anthropic=anthropic)
-                except ValueError as exc:
-                    outcome = "error:400"
-                    return error_response(400, str(exc), anthropic=anthropic)
+                body = await read_json(request, self.settings.lb_max_body_bytes,
+                                       f"POST {route.path}")
             engine_request = pipeline.build(route, body)
             if engine_request.stream:
                 response, outcome = await self._stream(request, pipeline, engine_request, stats,

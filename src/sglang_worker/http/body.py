@@ -1,15 +1,18 @@
 """Request bodies over HTTP: read within a limit, answer an oversized one cleanly, parse JSON.
+The one body reader of both HTTP faces (lb mode's ``http.app`` and the local endpoint's
+routes).
 
 Contract:
 - ``too_large_message(size, limit, route)`` is the pure check: None when the body fits, else
   the 413 message, which names the size, the limit (in decimal megabytes, as RunPod states
   its limits) and the fix (large images belong behind URLs: base64 adds a third).
-- ``read_body(request, limit, route)`` reads the body, counting bytes as they arrive (a
-  chunked upload has no Content-Length). An oversized body is still read to its end, up to
+- ``read_json(request, limit, route)`` reads the body (``read_within``: counting bytes as they
+  arrive, since a chunked upload has no Content-Length) and returns the JSON object it holds
+  (``parse_json_object``). An oversized body is still read to its end, up to
   ``DRAIN_MAX_BYTES``, and discarded, so the client gets the 413 instead of a connection reset
-  in the middle of its upload; beyond that the connection is closed. Raises ``BodyTooLarge``.
-- ``parse_json_object(raw)`` returns the decoded JSON object or raises ``ValueError`` with a
-  message fit for a 400.
+  in the middle of its upload; beyond that the connection is closed. Errors are of the one
+  tree (``errors``): ``BodyTooLarge`` (413), or ``InvalidRequest`` (400) for a body that is
+  not a JSON object.
 """
 
 from __future__ import annotations
@@ -19,14 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
+from sglang_worker.errors import BodyTooLarge, InvalidRequest
+
 MB = 1_000_000
 DRAIN_MAX_BYTES = 256 * MB
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def too_large_message(size: int, limit: int, route: str) -> str | None:
@@ -37,7 +36,7 @@ def too_large_message(size: int, limit: int, route: str) -> str | None:
             "to their size.")
 
 
-async def read_body(request: web.Request, limit: int, route: str) -> bytes:
+async def read_within(request: web.Request, limit: int, route: str) -> bytes:
     declared = request.content_length or 0
     over = declared > limit
     chunks: list[bytes] = []
@@ -61,7 +60,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"the request body is not valid JSON: {exc}") from None
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise ValueError(f"the request body must be a JSON object, got {type(body).__name__}")
+        raise InvalidRequest("the request body must be a JSON object, got "
+                             f"{type(body).__name__}")
     return body
+
+
+async def read_json(request: web.Request, limit: int, route: str) -> dict[str, Any]:
+    return parse_json_object(await read_within(request, limit, route))
