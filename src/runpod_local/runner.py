@@ -20,24 +20,18 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import ctypes
 import os
 import signal
 import sys
 from pathlib import Path
 
+from sglang_worker.child_process import OutputTail, die_with_parent
+
 # The worker runs as deployed, from the checkout this emulator belongs to (a development tool).
 CHECKOUT = Path(__file__).resolve().parents[2]
 TAIL_LINES = 60
-_PR_SET_PDEATHSIG = 1
 _LINE_LIMIT = 16 * 1024 * 1024
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the endpoint process dies."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
@@ -51,7 +45,7 @@ def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
 class WorkerProcess:
     def __init__(self) -> None:
         self.process: asyncio.subprocess.Process | None = None
-        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._tail = OutputTail(TAIL_LINES)
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -64,7 +58,7 @@ class WorkerProcess:
             sys.executable, "handler.py", cwd=CHECKOUT, env=worker_environment(env),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent, limit=_LINE_LIMIT,
+            preexec_fn=die_with_parent, limit=_LINE_LIMIT,
         )
         self._pump = asyncio.create_task(self._copy_output())
 
@@ -72,12 +66,12 @@ class WorkerProcess:
         assert self.process is not None and self.process.stdout is not None
         out = sys.stderr.buffer
         while line := await self.process.stdout.readline():
-            self._tail.append(line.decode("utf-8", "replace").rstrip())
+            self._tail.add(line.decode("utf-8", "replace").rstrip())
             out.write(line)
             out.flush()
 
     def tail(self) -> str:
-        return "\n".join(self._tail)
+        return self._tail.text()
 
     async def wait(self) -> int:
         assert self.process is not None

@@ -29,9 +29,7 @@ Contract:
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -47,6 +45,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from sglang_worker.child_process import OutputTail, die_with_parent
 from sglang_worker.engine.flags import EngineLaunch, split_sglang_args
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
 from sglang_worker.engine.model_source import (
@@ -65,7 +64,6 @@ from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 40
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +92,6 @@ def engine_port(configured: int) -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it if the worker process dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def _get_json(url: str, timeout: float) -> tuple[int, object]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -116,7 +108,7 @@ class Engine:
         self._redactor = redactor or Redactor({})
         self.base_url = f"http://127.0.0.1:{port}"
         self._settings = settings
-        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._tail = OutputTail(TAIL_LINES)
         self._stopping = threading.Event()
         self._pump = threading.Thread(target=self._copy_output, name="engine-output", daemon=True)
         self._pump.start()
@@ -127,7 +119,7 @@ class Engine:
 
     def tail(self) -> str:
         self._pump.join(timeout=1.0)
-        return "\n".join(self._tail)
+        return self._tail.text()
 
     def _copy_output(self) -> None:
         assert self.process.stdout is not None
@@ -135,7 +127,7 @@ class Engine:
         with open(path, "w", encoding="utf-8") if path else contextlib.nullcontext() as file:
             for raw in self.process.stdout:
                 line = self._redactor.line(raw.decode("utf-8", "replace").rstrip())
-                self._tail.append(line)
+                self._tail.add(line)
                 if file is None:
                     sys.stderr.write(f"[sglang] {line}\n")
                 else:
@@ -252,7 +244,7 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_worker.engine.launcher"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True, preexec_fn=_die_with_parent,
+        env=env, start_new_session=True, preexec_fn=die_with_parent,
     )
     engine = Engine(process, launch.port, settings, Redactor(env))
     try:
