@@ -17,7 +17,8 @@ The tree (HTTP status, OpenAI error type; start-up errors also carry the process
         ├── EngineConfigError   exit 2: a setting is wrong; a restart will not help
         └── EngineStartError    exit 1: the engine failed to start or become healthy;
                                 ``tail`` holds its last output (``engine.start_failure``
-                                reads it to tell a lasting cause from a passing one)
+                                reads it to tell a lasting cause from a passing one) and
+                                ``revision`` the revision it was asked for
 
 Contract:
 - Every failure a user can see is a ``WorkerError``. Its ``to_body()`` is OpenAI's error body,
@@ -173,9 +174,10 @@ class EngineStartError(StartupError):
     """The engine could not be started; the message holds the reason and its last output,
     ``tail`` that output alone (redacted)."""
 
-    def __init__(self, message: str, *, tail: str = ""):
+    def __init__(self, message: str, *, tail: str = "", revision: str | None = None):
         super().__init__(message)
         self.tail = tail
+        self.revision = revision  # the revision the engine was asked for (None: main)
 
 
 def sse_error_text(body: dict[str, Any], *, anthropic: bool = False) -> str:

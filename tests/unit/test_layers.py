@@ -1,10 +1,10 @@
 """The package's plan, checked: imports run only downward and never in a circle.
 
 Layers, lowest first: the shared leaves (``errors``, ``settings``, ``routes``,
-``loop_session``, ``child_process``); ``engine`` and ``images`` (siblings that never import each other); ``apis``
-(one module per API: bodies, field rules, where media sit); the transport-neutral
-``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never import each other);
-``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
+``loop_session``, ``child_process``); ``engine`` and ``images`` (siblings that never import
+each other); ``apis`` (one module per API: bodies, field rules, where media sit); the
+transport-neutral ``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never
+import each other); ``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
 ``sglang_worker`` imports it.
 """
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from sglang_worker.engine import model_source
+from sglang_worker.engine.launch_plan import plan_launch
+from sglang_worker.engine.model_files import model_json
 from sglang_worker.engine.model_source import (
     MANIFEST_FORMAT,
     BakedModel,
@@ -20,7 +22,6 @@ from sglang_worker.engine.model_source import (
     find_cached_snapshot,
     gather_storage_facts,
     has_cuda_gpu,
-    model_json,
     plan_model_source,
     read_manifest,
     resolve_model_source,
@@ -266,7 +267,7 @@ def test_no_driver_means_no_gpu(tmp_path, monkeypatch):
 
 
 def test_vocab_size_is_read_from_the_model_config(tmp_path):
-    from sglang_worker.engine.model_source import vocab_size
+    from sglang_worker.engine.model_files import vocab_size
 
     (tmp_path / "config.json").write_text('{"vocab_size": 151936}')
     assert vocab_size(str(tmp_path), {}) == 151936
@@ -279,7 +280,7 @@ def test_vocab_size_is_read_from_the_model_config(tmp_path):
 @pytest.mark.parametrize("variable, hub", [("HF_HOME", "hub"), ("HF_HUB_CACHE", "")])
 def test_vocab_size_is_found_in_the_cache_the_engine_uses(tmp_path, variable, hub):
     """On a network volume only the engine's environment names the cache (HF_HOME)."""
-    from sglang_worker.engine.model_source import vocab_size
+    from sglang_worker.engine.model_files import vocab_size
 
     snapshot = tmp_path / hub / "models--org--vl" / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)
@@ -370,7 +371,7 @@ def tree(root: Path) -> list[tuple[str, int, float]]:
 
 def test_a_cached_model_is_served_offline_from_its_snapshot(tmp_path):
     snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
-    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    facts = gather_storage_facts(make_settings(tmp_path))
     assert facts.cached_snapshot == snapshot and facts.volume_mounted
     env = {"MODEL_REVISION": "main", "PATH": "/usr/bin"}
     source = plan_model_source(make_settings(tmp_path), facts, gpu=True, env=env)
@@ -433,9 +434,9 @@ def test_the_cached_snapshot_is_the_requested_revision(tmp_path):
     assert find_cached_snapshot(hub, HUB_ID, "v2") is None
     assert find_cached_snapshot(hub, "other/model", None) is None
     settings = make_settings(tmp_path, sglang_args="--revision v1")
-    assert gather_storage_facts(settings, env={"MODEL_REVISION": "main"}).cached_snapshot == tagged
-    assert gather_storage_facts(make_settings(tmp_path),
-                                env={"REVISION": "v2"}).cached_snapshot is None
+    revision = plan_launch(settings, {"MODEL_REVISION": "main"}).revision
+    assert gather_storage_facts(settings, revision).cached_snapshot == tagged
+    assert gather_storage_facts(make_settings(tmp_path), "v2").cached_snapshot is None
 
 
 @pytest.mark.parametrize("files", [
@@ -448,7 +449,7 @@ def test_the_cached_snapshot_is_the_requested_revision(tmp_path):
 ])
 def test_an_incomplete_snapshot_is_not_served(tmp_path, files):
     put_cached_model(cached_hub(tmp_path), HUB_ID, files=files)
-    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    facts = gather_storage_facts(make_settings(tmp_path))
     assert facts.cached_snapshot is None
     source = plan_model_source(make_settings(tmp_path), facts, gpu=True, env={})
     assert source.origin == "volume" and source.model_path == HUB_ID  # downloads what is missing
@@ -464,7 +465,7 @@ def test_a_sharded_snapshot_with_every_shard_is_complete(tmp_path):
 
 def test_a_tokenizer_from_the_cached_model_or_elsewhere(tmp_path):
     snapshot = put_cached_model(cached_hub(tmp_path), HUB_ID)
-    facts = gather_storage_facts(make_settings(tmp_path), env={})
+    facts = gather_storage_facts(make_settings(tmp_path))
     same = plan_model_source(make_settings(tmp_path), facts, gpu=True,
                              env={"TOKENIZER_NAME": HUB_ID}).apply({"TOKENIZER_NAME": HUB_ID})
     assert same["TOKENIZER_NAME"] == str(snapshot) and same["HF_HUB_OFFLINE"] == "1"

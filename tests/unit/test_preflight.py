@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from sglang_worker.engine.launch_plan import requested_revision
 from sglang_worker.engine.model_source import ModelSource
-from sglang_worker.engine.preflight import check_hub_access, requested_revision
+from sglang_worker.engine.preflight import check_hub_access
 from sglang_worker.errors import EngineConfigError
 from tests.support.hub_stand_in import HubStandIn
 
@@ -28,7 +29,8 @@ def hub():
 
 
 def check(hub: HubStandIn, model: str, origin: str = "container-disk", **env: str) -> None:
-    check_hub_access(ModelSource(model, origin), {"HF_ENDPOINT": hub.url, **env})
+    check_hub_access(ModelSource(model, origin), {"HF_ENDPOINT": hub.url, **env},
+                     requested_revision(env, ()))
 
 
 def test_a_readable_model_passes_and_the_token_rides_along(hub):

@@ -117,3 +117,12 @@ def test_one_policy_for_both_modes_holds_only_a_deployed_lasting_failure(error, 
 def test_no_hold_when_the_deployer_turns_it_off():
     failed = failed_start(EngineConfigError("x"), Settings(start_failure_hold_s=0), deployed=True)
     assert failed.hold_s == 0
+
+
+def test_a_missing_revision_names_the_revision_the_engine_was_asked_for(monkeypatch):
+    """From the launch plan (``EngineStartError.revision``), not read again from the
+    environment: ``--revision`` in SGLANG_ARGS wins over MODEL_REVISION there."""
+    monkeypatch.setenv("MODEL_REVISION", "v1")
+    tail = "huggingface_hub.errors.RevisionNotFoundError: 404 Client Error. Revision Not Found"
+    error = EngineStartError(f"exited. Its last output:\n{tail}", tail=tail, revision="v2")
+    assert "revision 'v2' of MODEL_NAME" in explain(error, SETTINGS).cause

@@ -47,13 +47,9 @@ environment and ``StorageFacts`` (what is on disk); ``gather_storage_facts`` rea
 the manifest; ``resolve_model_source`` ties them together, logs the plan and checks that the
 tiny model is there when it is the plan. ``ModelSource.apply`` turns a plan into the engine's
 environment.
-``has_cuda_gpu()`` answers without importing torch: an NVIDIA driver that lists a GPU.
-
-Once the engine is up, the model's own files answer questions about it (``model_json``: a
-local directory or the hub cache the engine filled, never the network): ``vocab_size`` and
-``model_type`` from ``config.json``, the image processor's ``preprocessor_config.json``, and
-``mm_image_config``, the image settings of the ``--mm-process-config`` the engine was given,
-which SGLang passes to every image-processor call.
+``has_cuda_gpu()`` answers without importing torch: an NVIDIA driver that lists a GPU. The
+revision is the launch plan's (``launch_plan``); the model's own files, once the engine is up,
+are read by ``model_files``.
 """
 
 from __future__ import annotations
@@ -63,12 +59,12 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from sglang_worker.engine.flags import split_sglang_args
+from sglang_worker.engine.model_files import hub_cache
 from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
 
@@ -80,7 +76,6 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # A user who points the cache somewhere has decided where downloads go.
 CACHE_VARIABLES = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 PATH_PREFIXES = ("/", "./", "../", "~")
-MM_PROCESS_CONFIG_FLAG = "--mm-process-config"
 
 # RunPod's cached models (and this worker's own downloads on a network volume), under BASE_PATH.
 CACHED_MODELS_HUB = Path(VOLUME_HF_HOME) / "hub"
@@ -163,7 +158,7 @@ def keep_image_kernels(env: dict[str, str], image_hub: Path | None = None) -> di
     image_hub = IMAGE_HF_HUB_CACHE if image_hub is None else image_hub
     if env.get(KERNELS_CACHE_VARIABLE):
         return env
-    moved = _hub_cache(env)
+    moved = hub_cache(env)
     if moved is None or Path(moved) == image_hub:
         return env
     try:
@@ -254,40 +249,18 @@ def find_cached_snapshot(hub: Path, repo_id: str, revision: str | None) -> Path 
         return None
 
 
-def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
-    """The revision the engine will load: ``SGLANG_ARGS`` wins over the variables."""
-    revision = env.get("REVISION") or env.get("MODEL_REVISION") or None
-    for i, arg in enumerate(extra_args):
-        if arg == "--revision" and i + 1 < len(extra_args):
-            revision = extra_args[i + 1]
-        elif arg.startswith("--revision="):
-            revision = arg.split("=", 1)[1]
-    return revision
-
-
-
-def _requested_revision(settings: Settings, env: Mapping[str, str]) -> str | None:
-    try:
-        extra = split_sglang_args(settings.sglang_args)
-    except EngineConfigError:
-        extra = ()  # the launch reports a malformed SGLANG_ARGS itself
-    return requested_revision(env, extra)
-
-
 def _writable(path: Path) -> bool:
     cache = path / VOLUME_HF_HOME
     return os.access(cache if cache.is_dir() else path, os.W_OK)
 
 
-def gather_storage_facts(settings: Settings,
-                         env: Mapping[str, str] | None = None) -> StorageFacts:
-    env = os.environ if env is None else env
+def gather_storage_facts(settings: Settings, revision: str | None = None) -> StorageFacts:
+    """What is on disk for the model, the cached snapshot at ``revision`` (the launch plan's)."""
     name = settings.model_name
     mounted = settings.base_path.is_dir()
     cached = None
     if name and mounted:
-        cached = find_cached_snapshot(settings.base_path / CACHED_MODELS_HUB, name,
-                                      _requested_revision(settings, env))
+        cached = find_cached_snapshot(settings.base_path / CACHED_MODELS_HUB, name, revision)
     return StorageFacts(
         baked=read_manifest(settings.baked_model_manifest),
         volume_mounted=mounted,
@@ -410,9 +383,11 @@ def check_tiny_model(target: Path) -> None:
             "checkout, or set MODEL_NAME to the model to serve")
 
 
-def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
-    """Decide the model from the settings, the environment and the disk; log the decision."""
-    source = plan_model_source(settings, gather_storage_facts(settings, os.environ), gpu=gpu,
+def resolve_model_source(settings: Settings, *, gpu: bool,
+                         revision: str | None = None) -> ModelSource:
+    """Decide the model from the settings, the environment and the disk (``revision``: the
+    launch plan's); log the decision."""
+    source = plan_model_source(settings, gather_storage_facts(settings, revision), gpu=gpu,
                                env=os.environ)
     for note in source.notes:
         log.info("%s", note)
@@ -421,65 +396,3 @@ def resolve_model_source(settings: Settings, *, gpu: bool) -> ModelSource:
     if source.origin == "tiny":
         check_tiny_model(Path(source.model_path))
     return source
-
-
-def _hub_cache(env: Mapping[str, str]) -> str | None:
-    """The Hugging Face hub cache ``env`` points at; None: the library's default."""
-    if env.get("HF_HUB_CACHE"):
-        return env["HF_HUB_CACHE"]
-    return str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None
-
-
-def model_json(model_path: str, filename: str, env: Mapping[str, str]) -> dict[str, Any] | None:
-    """One JSON file of the served model (``config.json``, ``preprocessor_config.json``, ...)
-    from a local directory, or from the Hugging Face cache the engine has just filled, found
-    through the engine's environment ``env`` (on a network volume only the engine's has
-    ``HF_HOME``); None when it cannot be read offline or is not a JSON object."""
-    path: Path | None = Path(model_path) / filename
-    if not path.is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(model_path, filename, cache_dir=_hub_cache(env))
-        except (ImportError, ValueError):
-            cached = None
-        path = Path(cached) if isinstance(cached, str) else None
-    if path is None:
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def vocab_size(model_path: str, env: Mapping[str, str]) -> int | None:
-    """The served model's vocabulary size from its ``config.json``; None when unknown."""
-    config = model_json(model_path, "config.json", env) or {}
-    size = config.get("vocab_size") or (config.get("text_config") or {}).get("vocab_size")
-    return size if isinstance(size, int) and size > 0 else None
-
-
-def model_type(model_path: str, env: Mapping[str, str]) -> str | None:
-    """``config.json``'s ``model_type`` (``qwen2_vl``, ...); None when unknown."""
-    value = (model_json(model_path, "config.json", env) or {}).get("model_type")
-    return value if isinstance(value, str) else None
-
-
-def mm_image_config(env: Mapping[str, str], extra_args: Sequence[str]) -> dict[str, Any]:
-    """The ``image`` settings of the ``--mm-process-config`` the engine gets: from
-    ``SGLANG_ARGS`` (already split; the last occurrence wins, as in SGLang's parser) or else
-    ``MM_PROCESS_CONFIG``. Empty when unset or not a JSON object (SGLang's parser refuses
-    malformed JSON at start-up, so that case never serves)."""
-    raw = env.get("MM_PROCESS_CONFIG") or None
-    for i, arg in enumerate(extra_args):
-        if arg == MM_PROCESS_CONFIG_FLAG and i + 1 < len(extra_args):
-            raw = extra_args[i + 1]
-        elif arg.startswith(MM_PROCESS_CONFIG_FLAG + "="):
-            raw = arg.split("=", 1)[1]
-    try:
-        config = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    image = config.get("image") if isinstance(config, dict) else None
-    return image if isinstance(image, dict) else {}

@@ -1,12 +1,12 @@
 """Before a download: ask Hugging Face whether the model can be read at all, in seconds.
 
-Contract (``check_hub_access(source, env, extra_args)``, called by ``launch_engine`` before the
+Contract (``check_hub_access(source, env, revision)``, called by ``launch_engine`` before the
 engine process starts):
 - It runs only for a hub id that the engine is about to fetch (``ModelSource.origin``
   ``volume`` or ``container-disk``; a baked, local or tiny model is never checked) and only
   when Hugging Face is not offline in the engine's environment ``env`` (``HF_HUB_OFFLINE``).
-- One ``HEAD`` of ``config.json`` at the revision the engine will load (``--revision`` in
-  ``SGLANG_ARGS``, else ``REVISION``, else ``MODEL_REVISION``, else ``main``), through
+- One ``HEAD`` of ``config.json`` at the revision the engine will load (the launch plan's,
+  ``launch_plan.requested_revision``; None is ``main``), through
   huggingface_hub's own ``get_hf_file_metadata``, with the token and ``HF_ENDPOINT`` the engine
   will use. That one request answers all three questions: the repository exists, the revision
   exists, and the token may read the files (a gated model answers ``GatedRepo`` there, where its
@@ -23,9 +23,9 @@ engine process starts):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from sglang_worker.engine.model_source import ModelSource, requested_revision
+from sglang_worker.engine.model_source import ModelSource
 from sglang_worker.errors import EngineConfigError
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,8 @@ def _token(env: Mapping[str, str]) -> str | None:
     return env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None
 
 
-def check_hub_access(source: ModelSource, env: Mapping[str, str],
-                     extra_args: Sequence[str] = (), *, timeout_s: float = TIMEOUT_S) -> None:
+def check_hub_access(source: ModelSource, env: Mapping[str, str], revision: str | None = None,
+                     *, timeout_s: float = TIMEOUT_S) -> None:
     if source.origin not in HUB_ORIGINS:
         return
     if env.get("HF_HUB_OFFLINE", "").lower() in TRUE:
@@ -60,7 +60,6 @@ def check_hub_access(source: ModelSource, env: Mapping[str, str],
     )
 
     model = source.model_path
-    revision = requested_revision(env, extra_args)
     shown = revision or "main"
     endpoint = env.get("HF_ENDPOINT") or None
     token = _token(env)

@@ -46,17 +46,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sglang_worker.child_process import OutputTail, die_with_parent
-from sglang_worker.engine.flags import EngineLaunch, split_sglang_args
+from sglang_worker.engine.flags import EngineLaunch
+from sglang_worker.engine.launch_plan import plan_launch
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
-from sglang_worker.engine.model_source import (
-    ModelSource,
-    has_cuda_gpu,
-    mm_image_config,
-    model_json,
-    model_type,
-    resolve_model_source,
-    vocab_size,
-)
+from sglang_worker.engine.model_files import model_json, model_type, vocab_size
+from sglang_worker.engine.model_source import ModelSource, has_cuda_gpu, resolve_model_source
 from sglang_worker.engine.preflight import check_hub_access
 from sglang_worker.engine.redaction import Redactor
 from sglang_worker.errors import EngineConfigError, EngineStartError
@@ -103,8 +97,9 @@ def _get_json(url: str, timeout: float) -> tuple[int, object]:
 
 class Engine:
     def __init__(self, process: subprocess.Popen[bytes], port: int, settings: Settings,
-                 redactor: Redactor | None = None):
+                 redactor: Redactor | None = None, *, revision: str | None = None):
         self.process = process
+        self._revision = revision  # the launch plan's: a failed start's cause names it
         self._redactor = redactor or Redactor({})
         self.base_url = f"http://127.0.0.1:{port}"
         self._settings = settings
@@ -142,7 +137,7 @@ class Engine:
                 tail = self.tail()
                 raise EngineStartError(
                     f"the SGLang server exited with code {self.process.returncode} during "
-                    f"start-up. Its last output:\n{tail}", tail=tail
+                    f"start-up. Its last output:\n{tail}", tail=tail, revision=self._revision
                 )
             try:
                 if _get_json(f"{self.base_url}/health", timeout=2.0)[0] == 200:
@@ -154,8 +149,8 @@ class Engine:
         tail = self.tail()
         raise EngineStartError(
             f"the SGLang server was not healthy after {timeout_s:.0f} s "
-            f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{tail}", tail=tail
-        )
+            f"(ENGINE_STARTUP_TIMEOUT_S). Its last output:\n{tail}", tail=tail,
+            revision=self._revision)
 
     def _raise_config_error(self) -> None:
         for line in self.tail().splitlines():
@@ -226,33 +221,34 @@ def engine_environment(*, cpu: bool, model: ModelSource) -> dict[str, str]:
 def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     started = time.monotonic()
     gpu = has_cuda_gpu()
-    source = resolve_model_source(settings, gpu=gpu)
+    plan = plan_launch(settings, os.environ)
+    source = resolve_model_source(settings, gpu=gpu, revision=plan.revision)
     model = source.model_path
     launch = EngineLaunch(
         model_path=model,
         port=engine_port(settings.engine_port),
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
-        extra_args=split_sglang_args(settings.sglang_args),
+        extra_args=plan.extra_args,
     )
     log.info("starting SGLang on %s: model=%s port=%d%s", "cpu" if launch.cpu else "gpu",
              model, launch.port, f"; its output goes to {settings.engine_log_file}"
              if settings.engine_log_file else "")
     env = {**engine_environment(cpu=launch.cpu, model=source),
            LAUNCH_VARIABLE: json.dumps(asdict(launch))}
-    check_hub_access(source, env, launch.extra_args)
+    check_hub_access(source, env, plan.revision)
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_worker.engine.launcher"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=env, start_new_session=True, preexec_fn=die_with_parent,
     )
-    engine = Engine(process, launch.port, settings, Redactor(env))
+    engine = Engine(process, launch.port, settings, Redactor(env), revision=plan.revision)
     try:
         engine.wait_ready(settings.engine_startup_timeout_s)
         info = replace(engine.info(), vocab_size=vocab_size(model, env),
                        model_type=model_type(model, env),
                        image_processor=model_json(model, "preprocessor_config.json", env),
-                       mm_image_config=mm_image_config(env, launch.extra_args))
+                       mm_image_config=plan.mm_image_config)
     except BaseException:
         engine.stop()
         raise

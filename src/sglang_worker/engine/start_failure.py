@@ -103,10 +103,6 @@ def _evidence(tail: str, match: re.Match[str]) -> str:
     return line if len(line) <= EVIDENCE_CHARS else line[:EVIDENCE_CHARS] + "..."
 
 
-def _revision() -> str:
-    return os.environ.get("MODEL_REVISION") or os.environ.get("REVISION") or "main"
-
-
 def explain(error: StartupError, settings: Settings) -> StartFailure:
     if isinstance(error, EngineConfigError):
         return StartFailure(error.message, lasting=True)
@@ -114,8 +110,9 @@ def explain(error: StartupError, settings: Settings) -> StartFailure:
     for rule in RULES:
         match = rule.pattern.search(tail)
         if match:
+            revision = error.revision if isinstance(error, EngineStartError) else None
             cause = rule.cause.format(model=settings.model_name or "(unset)",
-                                      revision=_revision())
+                                      revision=revision or "main")
             return StartFailure(f"{cause}. The engine said: {_evidence(tail, match)}",
                                 lasting=True)
     return StartFailure(error.message, lasting=False)

@@ -1,0 +1,66 @@
+"""The launch facts, decided once at start-up and read by everything that needs them.
+
+Contract: ``plan_launch(settings, env)`` returns a ``LaunchPlan``:
+- ``extra_args``: ``SGLANG_ARGS`` split shell-style (``flags.split_sglang_args``; an unbalanced
+  quote is an ``EngineConfigError`` naming it), appended last to the engine's flags.
+- ``revision``: the revision the engine will load (``requested_revision``: ``--revision`` in
+  ``SGLANG_ARGS`` wins over ``REVISION``, then ``MODEL_REVISION``; None means ``main``). The
+  cached-model lookup (``model_source``), the hub preflight (``preflight``) and the start-up
+  failure's cause (``start_failure``, through ``EngineStartError.revision``) all read this one.
+- ``mm_image_config``: the ``image`` settings of the ``--mm-process-config`` the engine gets
+  (``SGLANG_ARGS`` or else ``MM_PROCESS_CONFIG``), which size images for the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sglang_worker.engine.flags import split_sglang_args
+from sglang_worker.settings import Settings
+
+MM_PROCESS_CONFIG_FLAG = "--mm-process-config"
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchPlan:
+    extra_args: tuple[str, ...] = ()
+    revision: str | None = None
+    mm_image_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+def plan_launch(settings: Settings, env: Mapping[str, str]) -> LaunchPlan:
+    extra = split_sglang_args(settings.sglang_args)
+    return LaunchPlan(extra, requested_revision(env, extra), mm_image_config(env, extra))
+
+
+def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
+    """The revision the engine will load: ``SGLANG_ARGS`` wins over the variables."""
+    revision = env.get("REVISION") or env.get("MODEL_REVISION") or None
+    for i, arg in enumerate(extra_args):
+        if arg == "--revision" and i + 1 < len(extra_args):
+            revision = extra_args[i + 1]
+        elif arg.startswith("--revision="):
+            revision = arg.split("=", 1)[1]
+    return revision
+
+
+def mm_image_config(env: Mapping[str, str], extra_args: Sequence[str]) -> dict[str, Any]:
+    """The ``image`` settings of the ``--mm-process-config`` the engine gets: from
+    ``SGLANG_ARGS`` (already split; the last occurrence wins, as in SGLang's parser) or else
+    ``MM_PROCESS_CONFIG``. Empty when unset or not a JSON object (SGLang's parser refuses
+    malformed JSON at start-up, so that case never serves)."""
+    raw = env.get("MM_PROCESS_CONFIG") or None
+    for i, arg in enumerate(extra_args):
+        if arg == MM_PROCESS_CONFIG_FLAG and i + 1 < len(extra_args):
+            raw = extra_args[i + 1]
+        elif arg.startswith(MM_PROCESS_CONFIG_FLAG + "="):
+            raw = arg.split("=", 1)[1]
+    try:
+        config = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    image = config.get("image") if isinstance(config, dict) else None
+    return image if isinstance(image, dict) else {}
