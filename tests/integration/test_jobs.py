@@ -71,8 +71,10 @@ async def test_completions_with_prompt(worker):
 
 
 async def test_native_generate(worker):
-    outputs = await run_job(worker, {"text": "Hello", "sampling_params": {"max_new_tokens": 4}})
-    assert isinstance(outputs[0]["text"], str) and "meta_info" in outputs[0]
+    outputs = await run_job(worker, {"text": "Hello", "sampling_params": {
+        "max_new_tokens": 4, "ignore_eos": True}})
+    assert isinstance(outputs[0]["text"], str)
+    assert outputs[0]["meta_info"]["completion_tokens"] == 4  # max_new_tokens reached SGLang
 
 
 @pytest.mark.parametrize("openai_input", [None, {}])

@@ -18,7 +18,7 @@ from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
 from sglang_worker.jobs.input import parse_job_input
 from sglang_worker.pipeline.request import validate_body
-from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE
+from sglang_worker.routes import CHAT_ROUTE, GENERATE_ROUTE, INFERENCE_ROUTES, READ_ROUTES
 from sglang_worker.settings import Settings
 from tests.support.body_images import BodyImages
 from tests.support.fuzz_strategies import (
@@ -41,8 +41,16 @@ def test_parsing_any_job_input_succeeds_or_refuses_clearly(job_input):
     except InvalidRequest as error:
         assert error.message and 400 <= error.status < 500
         return
-    assert request.method in ("GET", "POST")
-    assert request.body is None or isinstance(request.body, dict)
+    # What was built is what the job asked for, consistently: a read is a body-less GET of an
+    # allowed read route, an inference a POST whose stream flag is the body's, with the model.
+    if request.method == "GET":
+        assert request.body is None and not request.stream
+        assert request.route in READ_ROUTES, request.route
+    else:
+        assert request.method == "POST" and isinstance(request.body, dict)
+        assert request.route in INFERENCE_ROUTES, request.route
+        assert request.stream == (request.body.get("stream") is True)
+        assert request.route == GENERATE_ROUTE or request.body.get("model")
 
 
 @pytest.fixture(scope="module")

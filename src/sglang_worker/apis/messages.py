@@ -102,11 +102,8 @@ def _check_tools(body: dict[str, Any]) -> None:
 def check(body: dict[str, Any]) -> None:
     _check_tools(body)
     for i, message in entries(body["messages"]):
-        for j, block in entries(message.get("content")):
+        for j, block in entries(message.get("content")):  # objects: the body model checked
             where = f"messages[{i}].content[{j}]"
-            if not isinstance(block, dict):
-                raise InvalidRequest(f"{where} must be an object (a content block)",
-                                     param=where)
             kind = block.get("type")
             if kind not in BLOCKS:
                 raise refuse_kind(where, "content block type", kind, BLOCKS)
