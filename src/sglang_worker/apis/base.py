@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sglang_worker.errors import InvalidRequest
+from sglang_worker.errors import ImageError, InvalidRequest
 from sglang_worker.images import ImagePart, Location
 
 Verdict = Literal["plain", "media", "refused", "dropped"]
@@ -124,6 +124,15 @@ def param_of(location: Location) -> str:
     for step in location:
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
     return text
+
+
+def string_image(location: Location, value: Any, what: str) -> ImagePart:
+    """An image given as a bare string (``image_data``, an embedding input's ``image``)."""
+    param = param_of(location)
+    if not isinstance(value, str) or not value.strip():
+        raise ImageError(f"{what} must be a non-empty string (an image URL, a data URL or "
+                         f"base64 data), got {type(value).__name__}", param=param)
+    return ImagePart(param, value, location)
 
 
 def refuse_kind(where: str, what: str, kind: Any, allowed: Iterable[str]) -> InvalidRequest:

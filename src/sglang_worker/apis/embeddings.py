@@ -20,10 +20,18 @@ from typing import Any
 
 from pydantic import field_validator
 
-from sglang_worker.apis.base import Api, Slot, entries, media, param_of, plain, refused
+from sglang_worker.apis.base import (
+    Api,
+    Slot,
+    entries,
+    media,
+    plain,
+    refused,
+    string_image,
+)
 from sglang_worker.apis.rules import ENGINE_ONLY, SCHEDULING
 from sglang_worker.apis.shapes import Open, TokenIds, not_empty
-from sglang_worker.errors import ImageError, InvalidRequest
+from sglang_worker.errors import InvalidRequest
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.routes import EMBEDDINGS_ROUTE
 
@@ -83,11 +91,7 @@ def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
 
 
 def image_part(location: Location, value: Any) -> ImagePart:
-    param = param_of(location)
-    if not isinstance(value, str) or not value.strip():
-        raise ImageError("an embedding input's image must be a non-empty string (an image URL, "
-                         f"a data URL or base64 data), got {type(value).__name__}", param=param)
-    return ImagePart(param, value, location)
+    return string_image(location, value, "an embedding input's image")
 
 
 API = Api(

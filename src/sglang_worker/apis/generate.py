@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from sglang_worker.apis.base import Api, Slot, media, param_of, plain, refused
+from sglang_worker.apis.base import Api, Slot, media, plain, refused, string_image
 from sglang_worker.apis.rules import (
     ENGINE_ONLY,
     OUTPUT_EXTRAS,
@@ -28,7 +28,6 @@ from sglang_worker.apis.rules import (
     SIZING_KNOBS,
 )
 from sglang_worker.apis.shapes import TOKEN_IDS, Open, TokenIds, not_empty
-from sglang_worker.errors import ImageError
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.routes import GENERATE_ROUTE
 
@@ -101,11 +100,7 @@ def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
 
 
 def image_part(location: Location, value: Any) -> ImagePart:
-    param = param_of(location)
-    if not isinstance(value, str) or not value.strip():
-        raise ImageError("image_data entries must be non-empty strings (an image URL, a data "
-                         f"URL or base64 data), got {type(value).__name__}", param=param)
-    return ImagePart(param, value, location)
+    return string_image(location, value, "each image_data entry")
 
 
 API = Api(
