@@ -6,9 +6,10 @@ import asyncio
 import gc
 import json
 import logging
-import urllib.request
 
 import pytest
+
+from tests.support.worker_jobs import engine_load, run_job
 
 pytestmark = pytest.mark.integration
 
@@ -18,20 +19,13 @@ LONG = {"messages": [{"role": "user", "content": "Count."}], "max_tokens": 3000,
         "temperature": 0, "ignore_eos": True, "stream": True}
 
 
-async def run_job(worker, job_input, job_id: str = "test") -> list:
-    return [out async for out in worker.handle({"id": job_id, "input": job_input})]
-
-
 def sse_events(text: str) -> list[str]:
     assert text.endswith("\n\n"), "every yield must end on an event boundary"
     return [block for block in text.split("\n\n") if block]
 
 
 def running_requests(engine) -> int:
-    """SGLang's live count of requests being generated (its /v1/loads snapshot)."""
-    with urllib.request.urlopen(f"{engine.base_url}/v1/loads", timeout=5) as response:
-        loads = json.loads(response.read())["loads"]
-    return sum(rank["num_running_reqs"] + rank["num_waiting_reqs"] for rank in loads)
+    return engine_load(engine.base_url)
 
 
 async def test_chat_non_streaming_on_the_openai_route(worker, engine_info):

@@ -13,12 +13,9 @@ import pytest
 
 from tests.support.engine_log import served_between
 from tests.support.fuzz_strategies import HOSTILE_ROUTES
+from tests.support.worker_jobs import run_job
 
 pytestmark = pytest.mark.integration
-
-async def run_job(worker, job_input) -> list:
-    return [out async for out in worker.handle({"id": "route-guard", "input": job_input})]
-
 
 async def test_hostile_spellings_fail_as_jobs_and_reach_nothing(worker, engine, engine_info):
     await run_job(worker, {"openai_route": "/v1/models"})

@@ -9,7 +9,6 @@ exit code. SGLang's port is chosen here (``ENGINE_PORT``), so tests can read its
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 
 from tests.support.paths import PROJECT_ROOT
 from tests.support.ports import free_port
+from tests.support.worker_jobs import engine_load
 
 STARTUP_TIMEOUT_S = 600
 
@@ -56,9 +56,7 @@ class LBWorker:
 
     def engine_requests(self) -> int:
         """SGLang's live count of requests running or waiting (``/v1/loads``)."""
-        with urllib.request.urlopen(f"{self.engine_url}/v1/loads", timeout=5) as response:
-            loads = json.loads(response.read())["loads"]
-        return sum(rank["num_running_reqs"] + rank["num_waiting_reqs"] for rank in loads)
+        return engine_load(self.engine_url)
 
 
 def start_lb_worker(model: Path, log_path: Path, **env: str) -> LBWorker:

@@ -27,6 +27,7 @@ import pytest
 
 from tests.support.paths import PROJECT_ROOT
 from tests.support.ports import free_port
+from tests.support.worker_jobs import engine_load
 
 STARTUP_TIMEOUT_S = 600
 
@@ -52,8 +53,7 @@ class LocalEndpoint:
 
     def engine_requests(self) -> int:
         """SGLang's live count of requests running or waiting (``/v1/loads``)."""
-        loads = _get_json(f"{self.engine_url}/v1/loads")["loads"]
-        return sum(rank["num_running_reqs"] + rank["num_waiting_reqs"] for rank in loads)
+        return engine_load(self.engine_url)
 
     def wait_until(self, condition, timeout: float = 15.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout

@@ -39,6 +39,7 @@ from sglang_worker.settings import Settings
 from tests.support.dockerfile import exec_form
 from tests.support.image_server import ConnectionCounter
 from tests.support.paths import PROJECT_ROOT
+from tests.support.worker_jobs import tree
 
 pytestmark = pytest.mark.integration
 
@@ -196,13 +197,6 @@ async def test_the_image_start_command_serves_the_baked_model_with_the_hub_offli
     assert "MODEL_REVISION=v9 is ignored" in log
     assert hub.connections == 0
     assert not (volume / "huggingface-cache").exists()
-
-
-def tree(root: Path) -> list[tuple[str, int, float]]:
-    """Every entry under ``root`` with its mode and modification time: any write changes it,
-    even one made as root, whom a read-only mode does not stop."""
-    return sorted((str(p), p.lstat().st_mode, p.lstat().st_mtime)
-                  for p in [root, *root.rglob("*")])
 
 
 async def test_a_cached_model_on_a_read_only_mount_is_served_offline_and_left_untouched(

@@ -29,6 +29,7 @@ from sglang_worker.engine.model_source import (
 from sglang_worker.engine.server import engine_environment
 from sglang_worker.errors import EngineConfigError
 from sglang_worker.settings import Settings
+from tests.support.worker_jobs import tree
 
 HUB_ID = "Qwen/Qwen2.5-VL-7B-Instruct"
 NOTHING = StorageFacts(baked=None, volume_mounted=False, model_name_exists=False)
@@ -361,12 +362,6 @@ def put_cached_model(hub: Path, repo_id: str, commit: str = "e" * 40, revision: 
 
 def cached_hub(tmp_path) -> Path:
     return tmp_path / "volume" / "huggingface-cache" / "hub"
-
-
-def tree(root: Path) -> list[tuple[str, int, float]]:
-    """Every entry under ``root`` with its mode and modification time: any write changes it."""
-    return sorted((str(p), p.lstat().st_mode, p.lstat().st_mtime) for p in [root,
-                                                                          *root.rglob("*")])
 
 
 def test_a_cached_model_is_served_offline_from_its_snapshot(tmp_path):

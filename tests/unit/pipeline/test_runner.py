@@ -28,6 +28,7 @@ from sglang_worker.pipeline import Pipeline, RequestStats, build_request
 from sglang_worker.pipeline.runner import ENGINE_DIED, ENGINE_STOPPED
 from sglang_worker.pipeline.stream import sse_text
 from sglang_worker.routes import CHAT_ROUTE, Route
+from tests.support.worker_jobs import run_job
 
 CUT = "the engine closed the connection before it finished answering (ClientPayloadError)"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
@@ -134,10 +135,6 @@ def make(client: FakeClient, *, vision: bool = False, engine: FakeEngine | None 
 
 def chat_request(body: dict[str, Any], *, stream: bool = False) -> EngineRequest:
     return build_request(Route(CHAT_ROUTE), {**body, "stream": stream}, served_model="tiny")
-
-
-async def run_job(worker: Worker, job_input: Any) -> list[Any]:
-    return [output async for output in worker.handle({"id": "job-1", "input": job_input})]
 
 
 def error_body(output: dict[str, str]) -> dict[str, Any]:
@@ -312,7 +309,7 @@ async def test_a_non_streaming_job_yields_exactly_the_response(caplog):
                                                    "openai_input": CHAT})
     assert outputs == [RESPONSE]
     (line,) = [r.getMessage() for r in caplog.records if "outcome=" in r.getMessage()]
-    assert line.startswith("job=job-1 outcome=ok route=/v1/chat/completions stream=False "
+    assert line.startswith("job=test outcome=ok route=/v1/chat/completions stream=False "
                            "images=0 images_changed=0 image_bytes_in=0 ")
     assert "tokens=2" in line and "hello" not in line
 
