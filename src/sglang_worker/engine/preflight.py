@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import sglang_worker.engine.hub_causes as hub_causes
 from sglang_worker.engine.model_source import ModelSource
 from sglang_worker.errors import EngineConfigError
 
@@ -71,33 +72,23 @@ def check_hub_access(source: ModelSource, env: Mapping[str, str], revision: str 
             f"MODEL_NAME '{model}' is neither a local path nor a Hugging Face id "
             "(organisation/name): check the name") from None
     except GatedRepoError:
-        raise EngineConfigError(
-            f"MODEL_NAME '{model}' is a gated model on Hugging Face and "
-            f"{'HF_TOKEN may not read it' if token else 'no HF_TOKEN is set'}: accept its "
-            "licence on the model's page, then set HF_TOKEN to a read token of that "
-            "account") from None
+        raise EngineConfigError(hub_causes.gated(model, token=bool(token))) from None
     except RevisionNotFoundError:
-        raise EngineConfigError(
-            f"revision '{shown}' of MODEL_NAME '{model}' was not found on Hugging Face: check "
-            "MODEL_REVISION (or REVISION): a branch, tag or commit of that repository") from None
+        raise EngineConfigError(hub_causes.missing_revision(model, revision)) from None
     except RepositoryNotFoundError:
-        raise EngineConfigError(_not_found(model, token)) from None
+        raise EngineConfigError(hub_causes.not_found(model, token=bool(token))) from None
     except RemoteEntryNotFoundError:
         log.info("preflight: %s has no config.json at %s; the engine decides", model, shown)
         return
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status == 401:
-            raise EngineConfigError(
-                f"Hugging Face refused HF_TOKEN (401) for MODEL_NAME '{model}': the token is "
-                "invalid or expired; set HF_TOKEN to a valid read token" if token
-                else _not_found(model, token)) from None
+            raise EngineConfigError(hub_causes.token_refused(model) if token
+                                    else hub_causes.not_found(model, token=False)) from None
         if status == 403:
-            raise EngineConfigError(
-                f"HF_TOKEN may not read MODEL_NAME '{model}' (403): give the token read "
-                "access to that repository") from None
+            raise EngineConfigError(hub_causes.token_forbidden(model)) from None
         if status == 404:
-            raise EngineConfigError(_not_found(model, token)) from None
+            raise EngineConfigError(hub_causes.not_found(model, token=bool(token))) from None
         log.warning("preflight of %s skipped: Hugging Face answered HTTP %s", model, status)
         return
     except (httpx.HTTPError, OfflineModeIsEnabled, OSError) as exc:
@@ -106,10 +97,3 @@ def check_hub_access(source: ModelSource, env: Mapping[str, str], revision: str 
         return
     log.info("preflight: %s at revision %s is readable on Hugging Face", model, shown)
 
-
-def _not_found(model: str, token: str | None) -> str:
-    if token:
-        return (f"MODEL_NAME '{model}' was not found on Hugging Face, or HF_TOKEN may not read "
-                "it: check the name, and that the token has access if the model is private")
-    return (f"MODEL_NAME '{model}' was not found on Hugging Face: check the name; if it is a "
-            "private model, set HF_TOKEN to a token that may read it")

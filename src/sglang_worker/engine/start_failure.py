@@ -30,8 +30,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import sglang_worker.engine.hub_causes as hub_causes
 from sglang_worker.engine.redaction import Redactor
 from sglang_worker.errors import (
     EngineConfigError,
@@ -55,33 +57,27 @@ class StartFailure:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     pattern: re.Pattern[str]
-    cause: str  # formatted with model= and revision=
+    cause: Callable[[str, str | None], str]  # (model, revision) -> the cause
 
 
-def _rule(pattern: str, cause: str) -> _Rule:
-    return _Rule(re.compile(pattern), cause)
+def _rule(pattern: str, cause: Callable[[str, str | None], str] | str) -> _Rule:
+    return _Rule(re.compile(pattern), cause if callable(cause) else
+                 lambda model, _revision: cause.format(model=model))
 
 
 # In order: a gated repo's error is also a RepositoryNotFoundError, and a missing repository's
 # message also holds "401 Client Error".
 RULES = (
     _rule(r"GatedRepoError|Cannot access gated repo|You are trying to access a gated repo",
-          "MODEL_NAME '{model}' is a gated model on Hugging Face and this worker may not read "
-          "it: accept its licence on the model's page, then set HF_TOKEN to a read token of "
-          "that account"),
+          lambda model, _: hub_causes.gated(model, token=bool(os.environ.get("HF_TOKEN")))),
     _rule(r"RevisionNotFoundError|Revision Not Found|is not a valid git identifier",
-          "revision '{revision}' of MODEL_NAME '{model}' was not found on Hugging Face: check "
-          "MODEL_REVISION (or REVISION): a branch, tag or commit of that repository"),
+          hub_causes.missing_revision),
     _rule(r"RepositoryNotFoundError|Repository Not Found|is not a local folder and is not a "
           r"valid model identifier",
-          "MODEL_NAME '{model}' was not found on Hugging Face: check the name; if it is a "
-          "private model, set HF_TOKEN to a token that may read it"),
+          lambda model, _: hub_causes.not_found(model, token=bool(os.environ.get("HF_TOKEN")))),
     _rule(r"401 Client Error|Invalid credentials in Authorization header|Invalid user token",
-          "Hugging Face refused HF_TOKEN (401) for MODEL_NAME '{model}': the token is invalid "
-          "or expired; set HF_TOKEN to a valid read token"),
-    _rule(r"403 Forbidden|403 Client Error",
-          "HF_TOKEN may not read MODEL_NAME '{model}' (403): give the token read access to "
-          "that repository, or use a token with read access to public gated repositories"),
+          lambda model, _: hub_causes.token_refused(model)),
+    _rule(r"403 Forbidden|403 Client Error", lambda model, _: hub_causes.token_forbidden(model)),
     _rule(r"CUDA out of memory|OutOfMemoryError|Not enough memory\. Please try to increase "
           r"--mem-fraction-static|leave no GPU memory for the KV cache|CUDA error: out of memory",
           "not enough GPU memory for MODEL_NAME '{model}': choose a GPU with more memory, a "
@@ -111,8 +107,7 @@ def explain(error: StartupError, settings: Settings) -> StartFailure:
         match = rule.pattern.search(tail)
         if match:
             revision = error.revision if isinstance(error, EngineStartError) else None
-            cause = rule.cause.format(model=settings.model_name or "(unset)",
-                                      revision=revision or "main")
+            cause = rule.cause(settings.model_name or "(unset)", revision)
             return StartFailure(f"{cause}. The engine said: {_evidence(tail, match)}",
                                 lasting=True)
     return StartFailure(error.message, lasting=False)
