@@ -48,9 +48,9 @@ from sglang_worker.errors import (
     InvalidRequest,
     error_body,
     openai_error_body,
-    sse_error_text,
 )
 from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route
+from sglang_worker.sse import error_event
 
 CANCELLED_STATUS = 409
 _OPENAI_TARGET = re.compile(r"(?:/v2/[^/]+)?/openai(/v1(?:[/\\].*)?)")
@@ -136,4 +136,4 @@ def stream_epilogue(job: Job, *, anthropic: bool = False) -> bytes:
     if job.status is JobStatus.COMPLETED or _sent_error(job, anthropic=anthropic):
         return b""
     _, body = openai_answer(job, anthropic=anthropic)
-    return sse_error_text(body, anthropic=anthropic).encode()
+    return error_event(body, anthropic=anthropic).encode()

@@ -15,8 +15,9 @@ The flow map: one transport-neutral pipeline, two faces.
 
 ``main`` is the mode switch; each mode's lifecycle is one module: ``jobs.serve`` (RunPod's job
 queue), ``http.serve`` (a load-balancing endpoint), ``jobs.local_run`` (``--test_input``).
-``engine.server`` supervises the SGLang process. ``errors``, ``settings``, ``routes``,
-``loop_session`` and ``child_process`` are the shared leaves every layer may use. The RunPod
+``engine.server`` supervises the SGLang process. ``errors``, ``settings``, ``routes``, ``sse``
+(event framing), ``loop_session`` and ``child_process`` are the shared leaves every layer may
+use. The RunPod
 emulator (``runpod_local``) and the tiny-model builder (``tiny_models``) are development tools
 beside this package.
 """

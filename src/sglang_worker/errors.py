@@ -33,7 +33,7 @@ Contract:
   from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
   ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
   flag, which the faces set from the route as decided at the door (``routes.Route.anthropic``).
-- ``sse_error_event(error)`` is the same body as one in-band SSE event (``sse_error_text``
+- ``sse_error_event(error)`` is the same body as one in-band SSE event (``sse.error_event``
   frames any error body so, for the local endpoint's own errors too), for a stream that has
   already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
   and no ``[DONE]``, so no client mistakes the cut stream for a finished one.
@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+from sglang_worker.sse import error_event
 
 # The OpenAI error type for a status, where the error has none of its own.
 _TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_error",
@@ -180,14 +182,8 @@ class EngineStartError(StartupError):
         self.revision = revision  # the revision the engine was asked for (None: main)
 
 
-def sse_error_text(body: dict[str, Any], *, anthropic: bool = False) -> str:
-    """An error body as one in-band SSE event (Anthropic's has ``event: error``)."""
-    data = json.dumps(body, ensure_ascii=False)
-    return f"event: error\ndata: {data}\n\n" if anthropic else f"data: {data}\n\n"
-
-
 def sse_error_event(error: WorkerError, *, anthropic: bool = False) -> str:
-    return sse_error_text(error.to_body(anthropic=anthropic), anthropic=anthropic)
+    return error_event(error.to_body(anthropic=anthropic), anthropic=anthropic)
 
 
 def engine_error_from_body(status: int, body: bytes) -> WorkerError:

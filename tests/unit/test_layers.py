@@ -1,7 +1,7 @@
 """The package's plan, checked: imports run only downward and never in a circle.
 
 Layers, lowest first: the shared leaves (``errors``, ``settings``, ``routes``,
-``loop_session``, ``child_process``); ``engine`` and ``images`` (siblings that never import
+``loop_session``, ``child_process``, ``sse``); ``engine`` and ``images`` (siblings that never import
 each other); ``apis`` (one module per API: bodies, field rules, where media sit); the
 transport-neutral ``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never
 import each other); ``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.support.paths import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
-LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "child_process": 0,
+LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "child_process": 0, "sse": 0,
          "engine": 1, "images": 1,
          "apis": 2, "pipeline": 3, "jobs": 4, "http": 4, "main": 5}
 

@@ -1,5 +1,5 @@
 """The SGLang engine: its process (``server``: launch, readiness, death watch, stop), the HTTP
-client the pipeline calls it through (``client``), its SSE stream (``sse``), its flags from the
+client the pipeline calls it through (``client``), its event stream (``events``), its flags from the
 environment (``flags``, validated in the engine process by ``launcher``), the launch facts decided
 once at start-up (``launch_plan``: extra args, revision, media processor config), where its model
 comes from (``model_source``; on a CPU without one, the tiny test model ``make models`` built),

@@ -8,7 +8,7 @@ Contract:
 - ``call(request)`` returns the engine's JSON response (a 2xx body that is not JSON, such as
   ``/health``'s empty one, comes back as ``{"status": <code>, "text": <body>}``);
   ``stream(request)`` yields batches of whole SSE events as they arrive (see
-  ``stream.batch_events``), never buffering the response.
+  ``events.batch_events``), never buffering the response.
 - A 4xx/5xx answer raises the mapped ``WorkerError`` with SGLang's own message. Transport
   failures raise ``EngineUnavailable`` (connection refused or cut) or ``EngineTimeout``.
 - Bodies are encoded with orjson (an SGLang dependency) straight to bytes: a request carrying
@@ -36,7 +36,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from sglang_worker.engine.sse import batch_events
+from sglang_worker.engine.events import batch_events
 from sglang_worker.errors import (
     EngineTimeout,
     EngineUnavailable,

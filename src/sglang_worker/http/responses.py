@@ -20,13 +20,13 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from sglang_worker.errors import error_body
+from sglang_worker.sse import data_event
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 NO_RETRY = {"x-should-retry": "false"}
@@ -47,7 +47,7 @@ def error_response(status: int, message: str, *, param: str | None = None,
 def sse_bytes(output: Any) -> bytes:
     if isinstance(output, str):
         return output.encode("utf-8")
-    return f"data: {json.dumps(output, ensure_ascii=False)}\n\n".encode()
+    return data_event(output).encode()
 
 
 class SSEWriter:

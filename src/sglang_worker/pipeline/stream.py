@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-from sglang_worker.engine.sse import DONE_DATA, engine_error_in, event_data
+from sglang_worker.engine.events import engine_error_in
 from sglang_worker.errors import WorkerError
+from sglang_worker.sse import DONE_DATA, event_data
 
 
 def until_error(events: list[bytes]) -> tuple[list[bytes], WorkerError | None]:

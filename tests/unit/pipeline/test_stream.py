@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
-from sglang_worker.engine.sse import SSEFramer, batch_events, engine_error_in, event_data
+from sglang_worker.engine.events import batch_events, engine_error_in
 from sglang_worker.errors import EngineRequestError
+from sglang_worker.sse import SSEFramer, event_data
 
 STREAM = (
     b'data: {"id":"1","choices":[{"delta":{"role":"assistant","content":""}}]}\n\n'

@@ -1,11 +1,7 @@
-"""Server-sent events: re-frame the engine's byte stream into whole events, and batch them.
+"""The engine's event stream: its bytes re-framed into whole events (``sse.SSEFramer``) and
+batched, and the errors it sends inside it.
 
 Contract:
-- ``SSEFramer.feed(bytes)`` returns the events completed so far, each the raw bytes of one
-  event ending in its blank line (``\\n\\n``; ``\\r\\n`` line endings are normalised). However
-  the bytes are split across reads, the same events come out: never a split event.
-- ``event_data(event)`` is the event's ``data`` payload (multi-line data joined by ``\\n``), or
-  ``None`` for a comment-only event.
 - ``engine_error_in(event)`` recognises an error the engine sent inside the stream and returns
   it as a ``WorkerError``; ordinary token events are told apart by a substring test, without
   JSON parsing.
@@ -22,54 +18,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sglang_worker.errors import WorkerError, engine_error_from_body
-
-DONE_DATA = "[DONE]"
-_SEPARATOR = b"\n\n"
-
-
-class SSEFramer:
-    """Incremental splitter of an SSE byte stream into whole events."""
-
-    __slots__ = ("_buffer",)
-
-    def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        buffer = self._buffer + data if self._buffer else data
-        if b"\r" in buffer:
-            # A trailing "\r" may be the first half of a "\r\n" split across reads: keep it.
-            keep_cr = buffer.endswith(b"\r")
-            buffer = buffer.replace(b"\r\n", b"\n")
-            if keep_cr:
-                buffer, tail = buffer[:-1], b"\r"
-            else:
-                tail = b""
-        else:
-            tail = b""
-        end = buffer.rfind(_SEPARATOR)
-        if end < 0:
-            self._buffer = buffer + tail
-            return []
-        complete, self._buffer = buffer[: end + 2], buffer[end + 2 :] + tail
-        parts = complete.split(_SEPARATOR)
-        return [part + _SEPARATOR for part in parts[:-1] if part.strip(b"\n")]
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes of an event not yet completed (non-empty at EOF means a cut stream)."""
-        return self._buffer.strip(b"\r\n")
-
-
-def event_data(event: bytes) -> str | None:
-    lines = [
-        line[5:].removeprefix(b" ")
-        for line in event.split(b"\n")
-        if line.startswith(b"data:")
-    ]
-    if not lines:
-        return None
-    return b"\n".join(lines).decode("utf-8")
+from sglang_worker.sse import SSEFramer, event_data
 
 
 def engine_error_in(event: bytes) -> WorkerError | None:
