@@ -44,7 +44,7 @@ from sglang_worker.errors import (
     engine_error_from_body,
 )
 from sglang_worker.loop_session import LoopSession
-from sglang_worker.routes import canonical_route, engine_path, model_id
+from sglang_worker.routes import engine_path, model_id
 from sglang_worker.settings import Settings
 
 _JSON = {"Content-Type": "application/json"}
@@ -60,6 +60,14 @@ class EngineRequest:
     stream: bool
     # /v1/models/{id}: the route is /v1/models and the pipeline answers with this model's entry
     model_id: str | None = None
+
+
+def _plain(route: str) -> bool:
+    """What a canonical route is, checked without parsing it again: a leading ``/`` and
+    segments that are neither empty nor made of dots (defence in depth: an ``EngineRequest``
+    built around ``routes.parse_route`` is refused)."""
+    segments = route.split("/")
+    return segments[0] == "" and all(part and part.strip(".") for part in segments[1:])
 
 
 def encode_json(body: Any) -> bytes:
@@ -98,7 +106,7 @@ class EngineClient:
         path = engine_path(route)
         url = URL.build(scheme=self._base.scheme, host=self._base.raw_host or "",
                         port=self._base.explicit_port, path=path, encoded=True)
-        if url.raw_path != path or canonical_route(url.path) != route:
+        if url.raw_path != path or not _plain(route):
             raise InvalidRequest(f"route {route!r} does not map to one engine path",
                                  param="openai_route")
         return url
