@@ -51,8 +51,10 @@ ROUTING: dict[str, Rule] = {
                  "routed_dp_rank", "routing_key", "encoder_urls", "http_worker_ipc")
 }
 
-_REQUEST_ID = refused("a caller-chosen request id can collide with another caller's request "
-                      "inside the engine; SGLang makes one per request")
+# A caller's own id, echoed as the response id: SGLang refuses a duplicate of one in flight
+# ("Duplicate request ID detected"), so a reused id can fail only the request that reuses it.
+_REQUEST_ID = plain("the caller's own request id, echoed as the response id; SGLang refuses a "
+                    "duplicate of one in flight, which fails only the request that reuses it")
 _STATE = refused("engine-side sessions keep state in one worker's memory, which RunPod's "
                  "routing cannot bring the next request back to; send the whole conversation "
                  "instead")

@@ -76,7 +76,8 @@ def test_every_dropped_field_never_reaches_sglang(api, name, rule):
 
 
 def test_plain_fields_pass_as_sent():
-    body = {**MINIMAL["chat"], "temperature": 0.3, "cache_salt": "s", "tools": [{"x": 1}]}
+    body = {**MINIMAL["chat"], "temperature": 0.3, "cache_salt": "s", "tools": [{"x": 1}],
+            "rid": "my-request-7"}
     assert validate_body("/v1/chat/completions", body, served_model="m") == {**body, "model": "m"}
 
 
