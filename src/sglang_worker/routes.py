@@ -108,14 +108,12 @@ def _refuse_dot_segments(raw: str, *texts: str) -> None:
         raise _refuse(raw, "a '.' or '..' segment")
 
 
-def _split_model_id(path: str) -> tuple[str, str] | None:
-    """``(prefix, raw id)`` when ``path`` is ``[/][openai/]v1/models/<id>``, else None."""
+def _raw_model_id(path: str) -> str | None:
+    """The raw ``<id>`` when ``path`` is ``[/][openai/]v1/models/<id>``, else None."""
     parts = path.removeprefix("/").split("/", 3)
     lead = 1 if parts[0] == "openai" else 0
     if len(parts) > lead + 2 and parts[lead:lead + 2] == ["v1", "models"]:
-        prefix = "/".join(parts[:lead + 2])
-        raw_id = path.removeprefix("/")[len(prefix) + 1:].removesuffix("/")
-        return (prefix, raw_id) if raw_id else None
+        return path.removeprefix("/").split("/", lead + 2)[-1].removesuffix("/") or None
     return None
 
 
@@ -133,9 +131,9 @@ def canonical_route(raw: Any) -> str:
         raise InvalidRequest(f"openai_route must be a non-empty string such as '{CHAT_ROUTE}'",
                              param=_PARAM)
     path = raw.strip(" ").split("?", 1)[0]
-    model = _split_model_id(path)
-    if model is not None:
-        return _canonical_model_route(raw, model[1])
+    raw_id = _raw_model_id(path)
+    if raw_id is not None:
+        return _canonical_model_route(raw, raw_id)
     if any(escape in path.lower() for escape in _ENCODED_SEPARATORS):
         raise _refuse(raw, "an encoded '/' or '\\'")
     decoded = _decode(raw, path)

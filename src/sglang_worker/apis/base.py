@@ -15,9 +15,9 @@ Contract:
   ``image_part`` the strict reading of one slot, and ``put_image`` what an image slot becomes
   once the worker has prepared its image, and ``finish`` what the worker sets on every body
   of the API (Responses: ``store`` off). ``token_fields`` hold token ids the worker checks
-  against the vocabulary, ``accepts`` says in the caller's words what a field of several
-  shapes takes (for shape errors), and ``error_shape`` is ``"anthropic"`` where errors take
-  Anthropic's shape.
+  against the vocabulary, and ``accepts`` says in the caller's words what a field of several
+  shapes takes (for shape errors). Which error shape a route answers in is the route's
+  (``routes.Route.anthropic``), decided at the door before any API module is looked up.
 - A ``Location`` is the path from the body's root to the part, keys and indices alike
   (``("messages", 0, "content", 2)``); ``param_of`` spells it as the caller wrote it
   (``messages[0].content[2]``), and ``replace_at`` returns a copy of the body with new values
@@ -88,7 +88,6 @@ class Api:
     finish: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     token_fields: tuple[str, ...] = ()
     accepts: Mapping[str, str] = field(default_factory=dict)  # union fields, in the caller's words
-    error_shape: Literal["openai", "anthropic"] = "openai"
 
     def count_images(self, body: Any) -> int:
         """How many image parts ``body`` carries; never raises."""

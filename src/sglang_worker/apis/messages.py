@@ -3,7 +3,7 @@
 Contract:
 - Body: ``messages`` (at least one, each a ``role`` and ``content``, a string or a list of
   content blocks) and, for ``/v1/messages``, ``max_tokens``, as Anthropic's API has them.
-  Errors on these routes take Anthropic's shape (``error_shape``).
+  Errors on these routes take Anthropic's shape (``routes.Route.anthropic``).
 - Content blocks ``text``, ``image`` (a ``base64`` or ``url`` source; a ``file`` source is
   refused), ``tool_use``, ``tool_result`` (whose own content may hold ``text`` and ``image``
   blocks), ``thinking`` and ``redacted_thinking``. ``document`` blocks (PDFs and text files,
@@ -144,7 +144,7 @@ def put_image(block: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 _COMMON = dict(fields=FIELDS, check=check, image_slots=image_slots, image_part=image_part,
-               put_image=put_image, error_shape="anthropic",
+               put_image=put_image,
                accepts={"content": "a string or a list of content blocks"})
 API = Api(name="messages", routes=(MESSAGES_ROUTE,), body_model=MessagesBody,
           sglang_models=("sglang.srt.entrypoints.anthropic.protocol:AnthropicMessagesRequest",),

@@ -1,4 +1,4 @@
-"""What the worker sends to the engine: the route allowlist and body validation.
+"""What the worker sends to the engine: one ``EngineRequest`` per call, its body validated.
 
 Contract:
 - ``build_request(route, body)`` makes the single description of one call to SGLang
