@@ -129,8 +129,21 @@ class BodyTooLarge(InvalidRequest):
     status = 413
 
 
-class ImageError(InvalidRequest):
+class MediaPartError(InvalidRequest):
+    """A media part (image or video) could not be used; ``param`` names the part."""
+
+
+class ImageError(MediaPartError):
     """An image part could not be used; ``param`` names the part, e.g. messages[0].content[2]."""
+
+
+class VideoError(MediaPartError):
+    """A video part could not be used; ``param`` names the part, e.g. messages[0].content[1]."""
+
+
+def media_error(noun: str, message: str, param: str | None = None) -> MediaPartError:
+    """The error of a part of medium ``noun`` ("image" or "video"), for the code both share."""
+    return (VideoError if noun == "video" else ImageError)(message, param=param)
 
 
 class VisionNotSupported(InvalidRequest):

@@ -267,6 +267,54 @@ class Settings(BaseSettings):
         "must stay inside). Unset: local files are refused."
     )
 
+    # --- Video --------------------------------------------------------------------------
+    # Video URLs go through the image URL guard and its settings (IMAGE_ALLOWED_DOMAINS,
+    # IMAGE_ALLOW_PRIVATE_URLS, IMAGE_MAX_REDIRECTS, IMAGE_FETCH_CONNECT_TIMEOUT_S).
+    max_video_bytes: int = Field(
+        64 * MB, gt=0, description="Largest accepted video, in bytes, as received (downloaded, "
+        "decoded from base64 or read from disk). A download is cut off as soon as it passes it."
+    )
+    max_videos_per_request: int = Field(
+        4, ge=0, description="Most video parts one request may carry (0 refuses all video)."
+    )
+    max_total_video_bytes: int = Field(
+        128 * MB, gt=0, description="Largest total of all videos in one request, in bytes."
+    )
+    max_video_seconds: float = Field(
+        600.0, gt=0, description="Longest accepted video, in seconds. Checked against the "
+        "container's declared duration before decoding, and again on every packet and frame, "
+        "so a clip that lies about its length is stopped at the limit."
+    )
+    max_video_frame_pixels: int = Field(
+        4096 * 2304, gt=0, description="Largest accepted frame, in pixels (width x height; "
+        "4096x2304 by default, so 4K passes), checked on the declared size and on every decoded "
+        "frame."
+    )
+    video_decode_timeout_s: float = Field(
+        120.0, gt=0, description="Deadline for decoding and re-encoding one video. The decoder "
+        "process is killed when it passes and the request gets a 400."
+    )
+    video_decode_max_memory_mb: int = Field(
+        3072, ge=256, description="Address-space limit of each video decoder process, in MiB "
+        "(RLIMIT_AS). A file that needs more fails that request only."
+    )
+    video_workers: int = Field(
+        0, ge=0, description="Video decoder processes that may run at once; more videos wait. "
+        "0: half the CPU cores, at least 1."
+    )
+    video_decode_threads: int = Field(
+        0, ge=0, description="Decoding threads inside each video decoder process. 0: FFmpeg "
+        "picks (one per core)."
+    )
+    video_fetch_timeout_s: float = Field(
+        60.0, gt=0, description="Deadline for downloading one video URL, redirects included."
+    )
+    video_local_dir: Path | None = Field(
+        None, description="Directory from which local video paths and file:// URLs may be "
+        "read (symlinks are resolved and must stay inside). Unset: local video files are "
+        "refused."
+    )
+
     # --- Model storage --------------------------------------------------------------------
     # Read by model_source at start-up: a baked model, a network volume or the container disk.
     base_path: Path = Field(

@@ -21,7 +21,8 @@ WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # content types the worker refuses (its allowlists name only what it accepts), library
 # functions, a shell command, a Python keyword, and the RunPod field the emulator does not serve.
 EXTERNAL = {"audio_url", "input_audio", "video_url", "document", "input_file", "item_reference",
-            "save_pretrained", "reduce", "smart_resize", "ps", "finally", "webhook"}
+            "save_pretrained", "reduce", "smart_resize", "ps", "finally", "webhook",
+            "avg_frame_rate", "smart_nframes", "yuv420p"}
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:

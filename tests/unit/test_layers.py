@@ -2,7 +2,8 @@
 
 Layers, lowest first: the shared leaves (``errors``, ``settings``, ``routes``,
 ``loop_session``, ``child_process``, ``sse``); ``engine`` and ``images`` (siblings that never import
-each other); ``apis`` (one module per API: bodies, field rules, where media sit); the
+each other); ``video`` (which reads its sources through the image package's guarded fetch);
+``apis`` (one module per API: bodies, field rules, where media sit); the
 transport-neutral ``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never
 import each other); ``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
 ``sglang_worker`` imports it.
@@ -17,8 +18,8 @@ from tests.support.paths import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "child_process": 0, "sse": 0,
-         "engine": 1, "images": 1,
-         "apis": 2, "pipeline": 3, "jobs": 4, "http": 4, "main": 5}
+         "engine": 1, "images": 1, "video": 2,
+         "apis": 3, "pipeline": 4, "jobs": 5, "http": 5, "main": 6}
 
 
 def module_name(path: Path) -> str:

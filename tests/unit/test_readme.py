@@ -48,7 +48,7 @@ def test_every_setting_has_a_description():
 def test_security_md_lists_every_limit_and_the_readme_links_it():
     security = (PROJECT_ROOT / "SECURITY.md").read_text(encoding="utf-8")
     limit = re.compile(
-        r"^(MAX_|IMAGE_(MAX|FETCH|ALLOW|LOCAL|WORKERS)|ENGINE_\w*TIMEOUT|STREAM_MAX)")
+        r"^(MAX_|IMAGE_(MAX|FETCH|ALLOW|LOCAL|WORKERS)|VIDEO_|ENGINE_\w*TIMEOUT|STREAM_MAX)")
     limits = [name.upper() for name in Settings.model_fields if limit.match(name.upper())]
     assert len(limits) >= 15
     missing = [name for name in limits if f"`{name}`" not in security]

@@ -14,9 +14,10 @@ Contract:
   fields, ``image_slots`` a lenient walk (never raises) of the places an image may sit,
   ``image_part`` the strict reading of one slot, and ``put_image`` what an image slot becomes
   once the worker has prepared its image, and ``finish`` what the worker sets on every body
-  of the API (Responses: ``store`` off). ``token_fields`` hold token ids the worker checks
-  against the vocabulary, and ``accepts`` says in the caller's words what a field of several
-  shapes takes (for shape errors). Which error shape a route answers in is the route's
+  of the API (Responses: ``store`` off). ``video_slots``, ``video_part`` and ``put_video`` are
+  the same three for video parts (``video.VideoPart``). ``token_fields`` hold token ids the
+  worker checks against the vocabulary, and ``accepts`` says in the caller's words what a field
+  of several shapes takes (for shape errors). Which error shape a route answers in is the route's
   (``routes.Route.anthropic``), decided at the door before any API module is looked up.
 - A ``Location`` is the path from the body's root to the part, keys and indices alike
   (``("messages", 0, "content", 2)``); ``param_of`` spells it as the caller wrote it
@@ -32,8 +33,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sglang_worker.errors import ImageError, InvalidRequest
+from sglang_worker.errors import ImageError, InvalidRequest, VideoError
 from sglang_worker.images import ImagePart, Location
+from sglang_worker.video.parts import VideoPart
 
 Verdict = Literal["plain", "media", "refused", "dropped"]
 Slot = tuple[Location, Any]
@@ -73,6 +75,10 @@ def _no_part(location: Location, value: Any) -> ImagePart:
     raise AssertionError("an API without image slots has no image parts")
 
 
+def _no_video(location: Location, value: Any) -> VideoPart:
+    raise AssertionError("an API without video slots has no video parts")
+
+
 @dataclass(frozen=True)
 class Api:
     name: str
@@ -85,6 +91,9 @@ class Api:
     image_slots: Callable[[dict[str, Any]], Iterator[Slot]] = _no_slots
     image_part: Callable[[Location, Any], ImagePart] = _no_part
     put_image: Callable[[Any, str], Any] = lambda old, url: url
+    video_slots: Callable[[dict[str, Any]], Iterator[Slot]] = _no_slots
+    video_part: Callable[[Location, Any], VideoPart] = _no_video
+    put_video: Callable[[Any, str], Any] = lambda old, url: url
     finish: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     token_fields: tuple[str, ...] = ()
     accepts: Mapping[str, str] = field(default_factory=dict)  # union fields, in the caller's words
@@ -103,6 +112,21 @@ class Api:
             return body
         old = dict(self.image_slots(body))
         return replace_at(body, {loc: self.put_image(old[loc], url) for loc, url in urls.items()})
+
+    def count_videos(self, body: Any) -> int:
+        """How many video parts ``body`` carries; never raises."""
+        return sum(1 for _ in self.video_slots(body)) if isinstance(body, dict) else 0
+
+    def videos(self, body: dict[str, Any]) -> list[VideoPart]:
+        """The video parts in request order; a malformed one raises ``VideoError``."""
+        return [self.video_part(location, value) for location, value in self.video_slots(body)]
+
+    def with_videos(self, body: dict[str, Any], urls: Mapping[Location, str]) -> dict[str, Any]:
+        """``body`` with each video slot rewritten around its prepared clip's data URL."""
+        if not urls:
+            return body
+        old = dict(self.video_slots(body))
+        return replace_at(body, {loc: self.put_video(old[loc], url) for loc, url in urls.items()})
 
     def apply_fields(self, body: dict[str, Any]) -> dict[str, Any]:
         """Refuse the refused fields (naming them and why), remove the dropped ones."""
@@ -132,6 +156,15 @@ def string_image(location: Location, value: Any, what: str) -> ImagePart:
         raise ImageError(f"{what} must be a non-empty string (an image URL, a data URL or "
                          f"base64 data), got {type(value).__name__}", param=param)
     return ImagePart(param, value, location)
+
+
+def string_video(location: Location, value: Any, what: str) -> VideoPart:
+    """A video given as a bare string (``video_data``, an embedding input's ``video``)."""
+    param = param_of(location)
+    if not isinstance(value, str) or not value.strip():
+        raise VideoError(f"{what} must be a non-empty string (a video URL, a data URL or "
+                         f"base64 data), got {type(value).__name__}", param=param)
+    return VideoPart(param, value, location)
 
 
 def refuse_kind(where: str, what: str, kind: Any, allowed: Iterable[str]) -> InvalidRequest:

@@ -5,7 +5,7 @@ Contract:
   content parts or null), ``model``, ``stream``; everything else passes through as sent, under
   the field rules below. ``input_ids`` (SGLang's pre-tokenized prompt) is checked against the
   vocabulary like a completions prompt.
-- Content parts: ``text``, ``image_url`` and ``image`` only. ``video_url``, ``audio_url``,
+- Content parts: ``text``, ``image_url``, ``image`` and ``video_url`` only. ``audio_url``,
   ``input_audio``, ``file`` and any type SGLang learns later are refused, naming the part,
   because SGLang would fetch or read them itself with no address check.
 - Image parts, in request order, each named ``messages[i].content[j]``:
@@ -16,6 +16,10 @@ Contract:
   else of the part survives (SGLang's per-image sizing knobs, ``content_hash``, unknown keys),
   because the worker has already sized the image and only ``url`` and ``detail`` may reach
   SGLang.
+- Video parts: ``{"type": "video_url", "video_url": {"url": ..., "fps"?, "max_frames"?}}`` (or
+  the string shorthand). ``fps`` and ``max_frames`` can only lower the deployment's sampling
+  (``video.sampling``); the part becomes ``{"type": "video_url", "video_url": {"url": <data URL
+  of the worker's clip>}}`` and nothing else of it survives.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ from sglang_worker.apis.rules import (
     SIZING_KNOBS,
 )
 from sglang_worker.apis.shapes import TOKEN_IDS, Open
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import ImageError, VideoError
 from sglang_worker.images import ImagePart, Location, check_detail
 from sglang_worker.routes import CHAT_ROUTE
+from sglang_worker.video.parts import VideoPart, check_sampling
 
-PARTS = frozenset({"text", "image_url", "image"})
+PARTS = frozenset({"text", "image_url", "image", "video_url"})
 _IMAGE_TYPES = ("image_url", "image")
 _SHAPES = ('expected {"type": "image_url", "image_url": {"url": "..."}} or '
            '{"type": "image", "image": "..."}')
@@ -68,14 +73,14 @@ class ChatBody(Open):
 CHAT_TEMPLATE = plain("chat template and tool-calling option")
 FIELDS = {
     **SAMPLING, **OUTPUT_EXTRAS, **SCHEDULING, **ROUTING, **ENGINE_ONLY, **SIZING_KNOBS,
-    "messages": media("text and image parts, each image vetted; other media refused"),
+    "messages": media("text, image and video parts, each medium vetted; other media refused"),
     "input_ids": plain("a pre-tokenized prompt, checked against the vocabulary"),
     "max_completion_tokens": plain("output length"),
     **{name: CHAT_TEMPLATE for name in (
         "tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs",
         "continue_final_message", "reasoning_effort", "separate_reasoning", "stream_reasoning",
         "thinking", "task")},
-    "use_audio_in_video": plain("inert: no video or audio reaches SGLang"),
+    "use_audio_in_video": plain("inert: the worker's video clips carry no audio"),
 }
 NESTED = {
     "ChatCompletionMessageContentImageURL": {
@@ -84,6 +89,15 @@ NESTED = {
         **{name: dropped("a per-image sizing knob or cache key; only url and detail survive")
            for name in ("max_dynamic_patch", "min_dynamic_patch", "max_long_side_pixel",
                         "content_hash")},
+    },
+    "ChatCompletionMessageContentVideoURL": {
+        "url": media("the video, probed, bounded and re-encoded by the worker"),
+        "fps": plain("may only lower the deployment's frame rate; applied by the worker"),
+        "max_frames": plain("may only lower the deployment's frame count; applied by the "
+                            "worker"),
+        **{name: dropped("a per-video sizing knob; the worker has sized the clip")
+           for name in ("max_tokens_per_frame", "max_image_tokens", "max_dynamic_patch",
+                        "min_dynamic_patch", "max_long_side_pixel")},
     },
 }
 
@@ -114,6 +128,29 @@ def image_part(location: Location, part: dict[str, Any]) -> ImagePart:
     return ImagePart(param, value, location, check_detail(detail, param, "image_url.detail"))
 
 
+def video_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return ((loc, part) for loc, part in content_parts(body, "messages")
+            if part.get("type") == "video_url")
+
+
+def video_part(location: Location, part: dict[str, Any]) -> VideoPart:
+    param = param_of(location)
+    value, fps, max_frames = part.get("video_url"), None, None
+    if isinstance(value, dict):
+        fps, max_frames = value.get("fps"), value.get("max_frames")
+        value = value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        raise VideoError('video part has no video URL or data; expected {"type": "video_url", '
+                         '"video_url": {"url": "..."}}', param=param)
+    fps, max_frames = check_sampling(fps, max_frames, param)
+    return VideoPart(param, value, location, fps, max_frames)
+
+
+def video_url_part(part: dict[str, Any], url: str) -> dict[str, Any]:
+    """The one shape a video part takes on its way to SGLang: the clip, and nothing else."""
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
 def image_url_part(part: dict[str, Any], url: str) -> dict[str, Any]:
     """The one shape an image part takes on its way to SGLang."""
     old = part.get("image_url")
@@ -126,6 +163,7 @@ API = Api(
     name="chat", routes=(CHAT_ROUTE,), body_model=ChatBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:ChatCompletionRequest",),
     nested=NESTED, check=check, image_slots=image_slots, image_part=image_part,
-    put_image=image_url_part, token_fields=("input_ids",),
+    put_image=image_url_part, video_slots=video_slots, video_part=video_part,
+    put_video=video_url_part, token_fields=("input_ids",),
     accepts={"content": "a string or a list of content parts", "input_ids": TOKEN_IDS},
 )

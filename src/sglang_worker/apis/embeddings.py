@@ -7,8 +7,8 @@ Contract:
   with ``--is-embedding``).
 - ``input[i].image`` is an image like any other: a URL, data URL or base64 text, fetched,
   checked, bounded and sized by the worker, then handed to SGLang as a data URL; errors name
-  the part (``input[2].image``). ``input[i].video`` is refused until the worker vets video,
-  because SGLang would download or open it itself with no address check.
+  the part (``input[2].image``). ``input[i].video`` is a video like any other: probed,
+  bounded and re-encoded by the worker into a small clip (``input[2].video``).
 - ``embed_overrides`` and ``embed_override_token_id`` (raw embeddings spliced into the input)
   are refused.
 """
@@ -28,15 +28,14 @@ from sglang_worker.apis.base import (
     plain,
     refused,
     string_image,
+    string_video,
 )
 from sglang_worker.apis.rules import ENGINE_ONLY, SCHEDULING
 from sglang_worker.apis.shapes import Open, TokenIds, not_empty
 from sglang_worker.errors import InvalidRequest
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.routes import EMBEDDINGS_ROUTE
-
-_NO_VIDEO = ("video is not supported by this worker yet: SGLang would download or open it "
-             "itself, with no address check; send images or text")
+from sglang_worker.video.parts import VideoPart
 
 
 class EmbeddingsBody(Open):
@@ -54,7 +53,8 @@ class EmbeddingsBody(Open):
 
 FIELDS = {
     **SCHEDULING, **ENGINE_ONLY,
-    "input": media("text, token ids, or multimodal inputs whose images the worker vets"),
+    "input": media("text, token ids, or multimodal inputs whose images and videos the worker "
+                   "vets"),
     "model": plain("the served model"),
     "encoding_format": plain("float or base64 output"),
     "dimensions": plain("output size"),
@@ -68,7 +68,7 @@ NESTED = {
     "MultimodalEmbeddingInput": {
         "text": plain("the text of this input"),
         "image": media("the image, vetted and sized by the worker"),
-        "video": refused(_NO_VIDEO),
+        "video": media("the video, probed, bounded and re-encoded by the worker"),
     },
 }
 
@@ -79,10 +79,9 @@ def _items(body: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def check(body: dict[str, Any]) -> None:
     for i, item in _items(body):
-        if item.get("video") is not None:
-            raise InvalidRequest(f"input[{i}].video: {_NO_VIDEO}", param=f"input[{i}].video")
-        if not any(item.get(key) is not None for key in ("text", "image")):
-            raise InvalidRequest(f'input[{i}] needs "text" or "image"', param=f"input[{i}]")
+        if not any(item.get(key) is not None for key in ("text", "image", "video")):
+            raise InvalidRequest(f'input[{i}] needs "text", "image" or "video"',
+                                 param=f"input[{i}]")
 
 
 def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
@@ -94,11 +93,20 @@ def image_part(location: Location, value: Any) -> ImagePart:
     return string_image(location, value, "an embedding input's image")
 
 
+def video_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return ((("input", i, "video"), item["video"]) for i, item in _items(body)
+            if item.get("video") is not None)
+
+
+def video_part(location: Location, value: Any) -> VideoPart:
+    return string_video(location, value, "an embedding input's video")
+
+
 API = Api(
     name="embeddings", routes=(EMBEDDINGS_ROUTE,), body_model=EmbeddingsBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:EmbeddingRequest",),
     nested=NESTED, check=check, image_slots=image_slots, image_part=image_part,
-    token_fields=("input",),
+    video_slots=video_slots, video_part=video_part, token_fields=("input",),
     accepts={"input": "a non-empty string, a list of strings, token ids, or a list of "
-                      'multimodal inputs {"text", "image"}'},
+                      'multimodal inputs {"text", "image", "video"}'},
 )

@@ -7,8 +7,9 @@ Contract:
 - ``image_data``: a string, a list of strings, or a list of lists of strings (one list per
   prompt of a batch), each an image URL, data URL or base64 text, named ``image_data[1]`` or
   ``image_data[0][2]``. Any other entry (SGLang also takes pre-processed dicts and embeddings)
-  is refused, because SGLang would load it without the worker's checks. ``video_data`` and
-  ``audio_data`` are refused until the worker vets those kinds.
+  is refused, because SGLang would load it without the worker's checks. ``video_data`` takes
+  the same shapes for videos (``video_data[0]``), each turned into a vetted clip by the
+  worker; ``audio_data`` is refused until the worker vets audio.
 - ``GenerateReqInput`` is a dataclass with many engine-internal fields; each has a rule below.
 """
 
@@ -19,7 +20,15 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from sglang_worker.apis.base import Api, Slot, media, plain, refused, string_image
+from sglang_worker.apis.base import (
+    Api,
+    Slot,
+    media,
+    plain,
+    refused,
+    string_image,
+    string_video,
+)
 from sglang_worker.apis.rules import (
     ENGINE_ONLY,
     OUTPUT_EXTRAS,
@@ -30,6 +39,7 @@ from sglang_worker.apis.rules import (
 from sglang_worker.apis.shapes import TOKEN_IDS, Open, TokenIds, not_empty
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.routes import GENERATE_ROUTE
+from sglang_worker.video.parts import VideoPart
 
 
 class GenerateBody(Open):
@@ -59,7 +69,7 @@ FIELDS = {
     "sampling_params": plain("sampling options; n bounded by MAX_N"),
     "stream": plain("stream the answer"),
     "image_data": media("images, each vetted and sized by the worker"),
-    "video_data": _UNVETTED,
+    "video_data": media("videos, each probed, bounded and re-encoded by the worker"),
     "audio_data": _UNVETTED,
     "input_embeds": refused("raw input embeddings bypass the tokenizer and every input check"),
     "positional_embed_overrides": refused("overrides the model's input embeddings"),
@@ -77,36 +87,45 @@ FIELDS = {
     "log_metrics": plain("logging option"),
     "no_logs": plain("logging option"),
     "external_trace_header": plain("a tracing header"),
-    "use_audio_in_video": plain("inert: no video or audio reaches SGLang"),
+    "use_audio_in_video": plain("inert: the worker's video clips carry no audio"),
 }
 
 
-def _leaves(image_data: Any) -> Iterator[Slot]:
-    if image_data is None:
+def _leaves(key: str, data: Any) -> Iterator[Slot]:
+    if data is None:
         return
-    if not isinstance(image_data, list):
-        yield ("image_data",), image_data
+    if not isinstance(data, list):
+        yield (key,), data
         return
-    for i, item in enumerate(image_data):
+    for i, item in enumerate(data):
         if isinstance(item, list):
             for j, inner in enumerate(item):
-                yield ("image_data", i, j), inner
+                yield (key, i, j), inner
         else:
-            yield ("image_data", i), item
+            yield (key, i), item
 
 
 def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return _leaves(body.get("image_data"))
+    return _leaves("image_data", body.get("image_data"))
 
 
 def image_part(location: Location, value: Any) -> ImagePart:
     return string_image(location, value, "each image_data entry")
 
 
+def video_slots(body: dict[str, Any]) -> Iterator[Slot]:
+    return _leaves("video_data", body.get("video_data"))
+
+
+def video_part(location: Location, value: Any) -> VideoPart:
+    return string_video(location, value, "each video_data entry")
+
+
 API = Api(
     name="generate", routes=(GENERATE_ROUTE,), body_model=GenerateBody, fields=FIELDS,
     sglang_models=("sglang.srt.managers.io_struct:GenerateReqInput",),
-    image_slots=image_slots, image_part=image_part, token_fields=("input_ids",),
+    image_slots=image_slots, image_part=image_part, video_slots=video_slots,
+    video_part=video_part, token_fields=("input_ids",),
     accepts={"text": "a non-empty string or a list of strings", "input_ids": TOKEN_IDS,
              "sampling_params": "an object or a list of objects"},
 )

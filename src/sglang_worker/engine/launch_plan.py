@@ -7,8 +7,9 @@ Contract: ``plan_launch(settings, env)`` returns a ``LaunchPlan``:
   ``SGLANG_ARGS`` wins over ``REVISION``, then ``MODEL_REVISION``; None means ``main``). The
   cached-model lookup (``model_source``), the hub preflight (``preflight``) and the start-up
   failure's cause (``start_failure``, through ``EngineStartError.revision``) all read this one.
-- ``mm_image_config``: the ``image`` settings of the ``--mm-process-config`` the engine gets
-  (``SGLANG_ARGS`` or else ``MM_PROCESS_CONFIG``), which size images for the model.
+- ``mm_image_config`` / ``mm_video_config``: the ``image`` and ``video`` settings of the
+  ``--mm-process-config`` the engine gets (``SGLANG_ARGS`` or else ``MM_PROCESS_CONFIG``),
+  which size images and sample videos for the model.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ class LaunchPlan:
     extra_args: tuple[str, ...] = ()
     revision: str | None = None
     mm_image_config: Mapping[str, Any] = field(default_factory=dict)
+    mm_video_config: Mapping[str, Any] = field(default_factory=dict)
 
 
 def plan_launch(settings: Settings, env: Mapping[str, str]) -> LaunchPlan:
     extra = split_sglang_args(settings.sglang_args)
-    return LaunchPlan(extra, requested_revision(env, extra), mm_image_config(env, extra))
+    return LaunchPlan(extra, requested_revision(env, extra), mm_config(env, extra, "image"),
+                      mm_config(env, extra, "video"))
 
 
 def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
@@ -47,8 +50,9 @@ def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str
     return revision
 
 
-def mm_image_config(env: Mapping[str, str], extra_args: Sequence[str]) -> dict[str, Any]:
-    """The ``image`` settings of the ``--mm-process-config`` the engine gets: from
+def mm_config(env: Mapping[str, str], extra_args: Sequence[str],
+              section: str) -> dict[str, Any]:
+    """The ``section`` (``image``, ``video``) of the ``--mm-process-config`` the engine gets: from
     ``SGLANG_ARGS`` (already split; the last occurrence wins, as in SGLang's parser) or else
     ``MM_PROCESS_CONFIG``. Empty when unset or not a JSON object (SGLang's parser refuses
     malformed JSON at start-up, so that case never serves)."""
@@ -62,5 +66,5 @@ def mm_image_config(env: Mapping[str, str], extra_args: Sequence[str]) -> dict[s
         config = json.loads(raw) if raw else {}
     except ValueError:
         return {}
-    image = config.get("image") if isinstance(config, dict) else None
-    return image if isinstance(image, dict) else {}
+    settings = config.get(section) if isinstance(config, dict) else None
+    return settings if isinstance(settings, dict) else {}

@@ -71,6 +71,7 @@ class EngineInfo:
     model_type: str | None = None
     image_processor: Mapping[str, Any] | None = None
     mm_image_config: Mapping[str, Any] = field(default_factory=dict)
+    mm_video_config: Mapping[str, Any] = field(default_factory=dict)  # samples videos
 
 
 def engine_port(configured: int) -> int:
@@ -248,7 +249,8 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
         info = replace(engine.info(), vocab_size=vocab_size(model, env),
                        model_type=model_type(model, env),
                        image_processor=model_json(model, "preprocessor_config.json", env),
-                       mm_image_config=plan.mm_image_config)
+                       mm_image_config=plan.mm_image_config,
+                       mm_video_config=plan.mm_video_config)
     except BaseException:
         engine.stop()
         raise

@@ -13,7 +13,7 @@ Contract:
 
 from __future__ import annotations
 
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import media_error
 
 KB = 1024
 MB = 1024 * 1024
@@ -29,7 +29,8 @@ def describe_size(n: int) -> str:
 
 
 class ImageBudget:
-    def __init__(self, *, per_image: int, total: int) -> None:
+    def __init__(self, *, per_image: int, total: int, noun: str = "image") -> None:
+        self.noun = noun  # "video": the same accounting for video, worded and named for it
         self.per_image = per_image
         self.total = total
         self.used = 0
@@ -38,8 +39,9 @@ class ImageBudget:
         """Refuse an image of ``size`` bytes before reading it."""
         about = "about " if approximate else ""
         if size > self.per_image:
-            raise ImageError(f"image is {about}{describe_size(size)}, over the "
-                             f"{describe_size(self.per_image)} limit (MAX_IMAGE_BYTES)")
+            raise media_error(self.noun, f"{self.noun} is {about}{describe_size(size)}, over "
+                              f"the {describe_size(self.per_image)} limit "
+                              f"(MAX_{self.noun.upper()}_BYTES)")
         if self.used + size > self.total:
             self._refuse_total()
 
@@ -47,12 +49,14 @@ class ImageBudget:
         """Count ``chunk`` more bytes of an image of which ``received`` bytes (the chunk
         included) have arrived so far."""
         if received > self.per_image:
-            raise ImageError(f"image is larger than the {describe_size(self.per_image)} limit "
-                             "(MAX_IMAGE_BYTES)")
+            raise media_error(self.noun, f"{self.noun} is larger than the "
+                              f"{describe_size(self.per_image)} limit "
+                              f"(MAX_{self.noun.upper()}_BYTES)")
         self.used += chunk
         if self.used > self.total:
             self._refuse_total()
 
     def _refuse_total(self) -> None:
-        raise ImageError(f"the images of this request total more than "
-                         f"{describe_size(self.total)}, the limit (MAX_TOTAL_IMAGE_BYTES)")
+        raise media_error(self.noun, f"the {self.noun}s of this request total more than "
+                          f"{describe_size(self.total)}, the limit "
+                          f"(MAX_TOTAL_{self.noun.upper()}_BYTES)")

@@ -34,7 +34,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import media_error
 from sglang_worker.images.address_policy import AddressPolicy, parse_ip_host
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.loop_session import LoopSession
@@ -49,8 +49,9 @@ _HEADERS = {"User-Agent": "sglang-worker-image-fetch/1", "Accept": "image/*"}
 class _VettedResolver(AbstractResolver):
     """Resolves with the system resolver and returns only addresses the policy allows."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, noun: str) -> None:
         self._policy = policy
+        self._noun = noun
         self._system = aiohttp.ThreadedResolver()
 
     async def resolve(self, host: str, port: int = 0,
@@ -60,8 +61,9 @@ class _VettedResolver(AbstractResolver):
             ip = parse_ip_host(answer["host"])
             reason = "an unparsable address" if ip is None else self._policy.refusal(ip)
             if reason:
-                raise ImageError(f"host {host} resolves to {reason} ({answer['host']}); image "
-                                 "URLs must point to public hosts")
+                raise media_error(self._noun, f"host {host} resolves to {reason} "
+                                  f"({answer['host']}); {self._noun} URLs must point to public "
+                                  "hosts")
         return answers
 
     async def close(self) -> None:
@@ -69,14 +71,17 @@ class _VettedResolver(AbstractResolver):
 
 
 class ImageFetcher:
-    def __init__(self, settings: Settings, policy: AddressPolicy | None = None) -> None:
+    def __init__(self, settings: Settings, policy: AddressPolicy | None = None,
+                 noun: str = "image") -> None:
+        self._noun = noun  # "video": the same guard for video URLs, worded for video
         self._policy = policy or AddressPolicy(allow_private=settings.image_allow_private_urls)
         self._allowed_domains = tuple(
             d.strip().lower().strip(".") for d in settings.image_allowed_domains.split(",")
             if d.strip()
         )
         self._max_redirects = settings.image_max_redirects
-        self._total_s = settings.image_fetch_timeout_s
+        self._total_s = (settings.video_fetch_timeout_s if noun == "video"
+                         else settings.image_fetch_timeout_s)
         self._connect_s = settings.image_fetch_connect_timeout_s
         self._session = LoopSession(self._new_session)
 
@@ -89,14 +94,15 @@ class ImageFetcher:
             async with asyncio.timeout(self._total_s):
                 return await self._follow(url, budget)
         except TimeoutError:
-            raise ImageError(f"image URL did not finish downloading within "
-                             f"{self._total_s:g} s (IMAGE_FETCH_TIMEOUT_S)") from None
+            raise media_error(self._noun, f"{self._noun} URL did not finish downloading within "
+                              f"{self._total_s:g} s ({self._noun.upper()}_FETCH_TIMEOUT_S)"
+                              ) from None
 
     def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(resolver=_VettedResolver(self._policy)),
+            connector=aiohttp.TCPConnector(resolver=_VettedResolver(self._policy, self._noun)),
             cookie_jar=aiohttp.DummyCookieJar(),
-            headers=_HEADERS,
+            headers={**_HEADERS, "Accept": f"{self._noun}/*"},
             # sock_connect rather than connect: waiting for a free pooled connection is not the
             # server's fault, and the total deadline bounds it anyway.
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_s),
@@ -110,51 +116,52 @@ class ImageFetcher:
             try:
                 async with session.get(url, allow_redirects=False) as response:
                     if response.status in _REDIRECT_STATUSES:
-                        url = _redirect_target(response)
+                        url = _redirect_target(response, self._noun)
                         continue
                     if response.status != 200:
-                        raise ImageError(f"URL returned HTTP {response.status} "
+                        raise media_error(self._noun, f"URL returned HTTP {response.status} "
                                          f"{response.reason or ''}".rstrip())
                     return await _read_body(response, budget)
             except aiohttp.ServerTimeoutError:
-                raise ImageError(f"could not connect to {host} within {self._connect_s:g} s "
-                                 "(IMAGE_FETCH_CONNECT_TIMEOUT_S)") from None
+                raise media_error(self._noun, f"could not connect to {host} within "
+                                  f"{self._connect_s:g} s (IMAGE_FETCH_CONNECT_TIMEOUT_S)"
+                                  ) from None
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, socket.gaierror):
-                    raise ImageError(f"could not resolve host {host}") from None
-                raise ImageError(f"could not connect to {host}: "
+                    raise media_error(self._noun, f"could not resolve host {host}") from None
+                raise media_error(self._noun, f"could not connect to {host}: "
                                  f"{exc.os_error.strerror or exc.os_error}") from None
             except aiohttp.ClientError as exc:
-                raise ImageError(f"image download from {host} failed: "
+                raise media_error(self._noun, f"{self._noun} download from {host} failed: "
                                  f"{type(exc).__name__} {exc}".rstrip()) from None
-        raise ImageError(f"image URL redirected more than {self._max_redirects} times "
-                         "(IMAGE_MAX_REDIRECTS)")
+        raise media_error(self._noun, f"{self._noun} URL redirected more than "
+                          f"{self._max_redirects} times (IMAGE_MAX_REDIRECTS)")
 
     def _check_url(self, url: str, *, redirected: bool) -> str:
         """Refuse a URL the fetcher must not request; return its host."""
-        what = "redirect target" if redirected else "image URL"
+        what = "redirect target" if redirected else f"{self._noun} URL"
         try:
             parsed = URL(url)
         except ValueError:
-            raise ImageError(f"{what} is not a valid URL") from None
+            raise media_error(self._noun, f"{what} is not a valid URL") from None
         if parsed.scheme not in ("http", "https"):
-            raise ImageError(f"{what} has unsupported scheme '{parsed.scheme}' "
+            raise media_error(self._noun, f"{what} has unsupported scheme '{parsed.scheme}' "
                              "(only http and https are fetched)")
         host = (parsed.raw_host or "").lower()
         if not host:
-            raise ImageError(f"{what} has no host")
+            raise media_error(self._noun, f"{what} has no host")
         if self._allowed_domains and not self._domain_allowed(host):
-            raise ImageError(f"{what} host {host} is not in IMAGE_ALLOWED_DOMAINS")
+            raise media_error(self._noun, f"{what} host {host} is not in IMAGE_ALLOWED_DOMAINS")
         ip = parse_ip_host(host)
         if ip is None:
             if not _HOSTNAME.fullmatch(host):
-                raise ImageError(f"{what} host '{host}' is not a valid host name")
+                raise media_error(self._noun, f"{what} host '{host}' is not a valid host name")
             return host
         reason = self._policy.refusal(ip)
         if reason:
             meaning = "" if str(ip) == host.strip("[]") else f" ({ip})"
-            raise ImageError(f"{what} host {host} is {reason}{meaning}; image URLs must point "
-                             "to public hosts")
+            raise media_error(self._noun, f"{what} host {host} is {reason}{meaning}; "
+                              f"{self._noun} URLs must point to public hosts")
         return host
 
     def _domain_allowed(self, host: str) -> bool:
@@ -162,14 +169,15 @@ class ImageFetcher:
         return any(host == d or host.endswith("." + d) for d in self._allowed_domains)
 
 
-def _redirect_target(response: aiohttp.ClientResponse) -> str:
+def _redirect_target(response: aiohttp.ClientResponse, noun: str) -> str:
     location = response.headers.get("Location")
     if not location:
-        raise ImageError(f"URL returned a redirect (HTTP {response.status}) with no Location")
+        raise media_error(noun, f"URL returned a redirect (HTTP {response.status}) with no "
+                          "Location")
     try:
         return str(response.url.join(URL(location)))
     except ValueError:
-        raise ImageError("redirect target is not a valid URL") from None
+        raise media_error(noun, "redirect target is not a valid URL") from None
 
 
 async def _read_body(response: aiohttp.ClientResponse, budget: ImageBudget) -> bytes:

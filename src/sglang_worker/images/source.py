@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import sglang_worker.images.base64_slices as base64_slices
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import MediaPartError, media_error
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.format import UNKNOWN, detect_format
 
@@ -68,16 +68,17 @@ _SNIFF_CHARS = 64  # decodes to 48 bytes: enough for every magic number format.p
 _NOT_A_FORMAT = frozenset({UNKNOWN, "text", "blank text"})
 
 
-def classify(text: str) -> Source:
-    """Which kind of source ``text`` is (see the module contract)."""
+def classify(text: str, noun: str = "image") -> Source:
+    """Which kind of source ``text`` is (see the module contract); ``noun`` names the medium
+    in errors."""
     text = text.strip()
     if not text:
-        raise ImageError("image is an empty string")
+        raise media_error(noun, f"{noun} is an empty string")
     lowered = text[:8].lower()
     if lowered.startswith("data:"):
         comma = text.find(",")
         if comma < 0:
-            raise ImageError("data URL has no ',' between its header and its data")
+            raise media_error(noun, "data URL has no ',' between its header and its data")
         is_base64 = any(p.strip().lower() == "base64" for p in text[5:comma].split(";")[1:])
         return InlineSource(text, comma + 1, is_base64)
     if lowered.startswith(("http://", "https://")):
@@ -88,11 +89,12 @@ def classify(text: str) -> Source:
         return InlineSource(text, 0, True) if _sniffs_as_base64(text) else LocalSource(text)
     if _SCHEME.match(text[:32]):
         scheme = text.split(":", 1)[0]
-        raise ImageError(f"unsupported URL scheme '{scheme}': use http(s), a data URL or "
-                         "base64 image data")
+        raise media_error(noun, f"unsupported URL scheme '{scheme}': use http(s), a data URL "
+                         f"or base64 {noun} data")
     if _BASE64_PREFIX.match(text[:_SNIFF_CHARS]):
         return InlineSource(text, 0, True)
-    raise ImageError("image is not a URL, a data URL, an absolute path or base64 image data")
+    raise media_error(noun, f"{noun} is not a URL, a data URL, an absolute path or base64 {noun} "
+                     "data")
 
 
 def _sniffs_as_base64(text: str) -> bool:
@@ -101,7 +103,7 @@ def _sniffs_as_base64(text: str) -> bool:
         return False
     try:
         head, _ = _decode_base64(prefix[: len(prefix) // 4 * 4])
-    except ImageError:
+    except MediaPartError:
         return False
     return detect_format(head) not in _NOT_A_FORMAT
 
@@ -112,14 +114,15 @@ def estimated_size(source: InlineSource) -> int:
     return length * 3 // 4 if source.is_base64 else length
 
 
-def decode_inline(source: InlineSource) -> tuple[bytes, bool]:
-    """The bytes of an inline image, and whether its payload was canonical base64."""
+def decode_inline(source: InlineSource, noun: str = "image") -> tuple[bytes, bool]:
+    """The bytes of an inline image (or ``noun``), and whether its payload was canonical
+    base64."""
     if source.is_base64:
-        return _decode_base64(source.payload)
+        return _decode_base64(source.payload, noun)
     return unquote_to_bytes(source.payload), False
 
 
-def _decode_base64(payload: str) -> tuple[bytes, bool]:
+def _decode_base64(payload: str, noun: str = "image") -> tuple[bytes, bool]:
     try:
         return base64_slices.decode(payload), True
     except (binascii.Error, ValueError):
@@ -134,29 +137,32 @@ def _decode_base64(payload: str) -> tuple[bytes, bool]:
     try:
         return base64_slices.decode(cleaned), False
     except (binascii.Error, ValueError):
-        raise ImageError("image data is not valid base64") from None
+        raise media_error(noun, f"{noun} data is not valid base64") from None
 
 
-def read_local_file(source: LocalSource, root: Path | None, budget: ImageBudget) -> bytes:
-    """Read a local image if it lies below ``root`` (IMAGE_LOCAL_DIR). Blocking."""
+def read_local_file(source: LocalSource, root: Path | None, budget: ImageBudget,
+                    noun: str = "image") -> bytes:
+    """Read a local image (or ``noun``) if it lies below ``root`` (IMAGE_LOCAL_DIR, or
+    VIDEO_LOCAL_DIR for video). Blocking."""
+    var = f"{noun.upper()}_LOCAL_DIR"
     if root is None:
-        raise ImageError("local image files are not allowed (IMAGE_LOCAL_DIR is not set)")
-    path = _local_path(source.path)
+        raise media_error(noun, f"local {noun} files are not allowed ({var} is not set)")
+    path = _local_path(source.path, noun)
     resolved = path.resolve()
     if not resolved.is_relative_to(root.resolve()):
-        raise ImageError("local image path is outside IMAGE_LOCAL_DIR")
+        raise media_error(noun, f"local {noun} path is outside {var}")
     try:
         # O_NONBLOCK: opening a FIFO must not hang the thread; O_NOFOLLOW: a symlink swapped in
         # after the containment check is refused instead of followed.
         fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
-        raise ImageError("local image file does not exist") from None
+        raise media_error(noun, f"local {noun} file does not exist") from None
     except OSError as exc:
-        raise ImageError(f"local image file cannot be opened: {exc.strerror}") from None
+        raise media_error(noun, f"local {noun} file cannot be opened: {exc.strerror}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError("local image path is not a regular file")
+            raise media_error(noun, f"local {noun} path is not a regular file")
         budget.check_size(info.st_size)
         with os.fdopen(fd, "rb", closefd=False) as file:
             return file.read(budget.per_image + 1)
@@ -164,13 +170,13 @@ def read_local_file(source: LocalSource, root: Path | None, budget: ImageBudget)
         os.close(fd)
 
 
-def _local_path(text: str) -> Path:
+def _local_path(text: str, noun: str) -> Path:
     if text[:5].lower() == "file:":
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost"):
-            raise ImageError("file URL names another host; use file:///absolute/path")
+            raise media_error(noun, "file URL names another host; use file:///absolute/path")
         text = unquote(parts.path)
     path = Path(text)
     if not path.is_absolute():
-        raise ImageError("local image path must be absolute")
+        raise media_error(noun, f"local {noun} path must be absolute")
     return path

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -47,12 +48,14 @@ from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import Engine, EngineInfo
 from sglang_worker.errors import EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, ImageReport, model_grid
-from sglang_worker.pipeline.media import prepare_images
+from sglang_worker.pipeline.media import prepare_images, prepare_videos
 from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
 from sglang_worker.routes import Route
 from sglang_worker.settings import Settings
+from sglang_worker.video.pipeline import VideoPipeline, VideoReport
+from sglang_worker.video.sampling import video_rules
 
 ENGINE_STOPPED = ("the SGLang engine has stopped; this worker is shutting down and the job "
                   "should be retried")
@@ -65,8 +68,23 @@ log = logging.getLogger(__name__)
 
 
 class RequestStats:
-    __slots__ = ("chunks", "image_bytes_in", "image_cache_hits", "image_s", "image_sizes",
-                 "images", "images_changed", "started", "tokens", "ttft_s")
+    __slots__ = (
+        "chunks",
+        "image_bytes_in",
+        "image_cache_hits",
+        "image_s",
+        "image_sizes",
+        "images",
+        "images_changed",
+        "started",
+        "tokens",
+        "ttft_s",
+        "video_bytes_in",
+        "video_bytes_out",
+        "video_s",
+        "video_sizes",
+        "videos",
+    )
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -76,6 +94,11 @@ class RequestStats:
         self.image_sizes = "-"  # ImageReport.describe_sizes: each distinct image, in>out
         self.image_cache_hits = 0
         self.image_s = 0.0
+        self.videos = 0
+        self.video_bytes_in = 0
+        self.video_bytes_out = 0  # bytes of the clips sent to SGLang
+        self.video_sizes = "-"  # VideoReport.describe: each video, in>out
+        self.video_s = 0.0
         self.ttft_s: float | None = None
         self.chunks = 0
         self.tokens: int | None = None
@@ -88,6 +111,13 @@ class RequestStats:
         self.image_cache_hits = report.cache_hits
         self.image_s = report.seconds
 
+    def add_videos(self, report: VideoReport) -> None:
+        self.videos = report.count
+        self.video_bytes_in = report.bytes_in
+        self.video_bytes_out = report.bytes_out
+        self.video_sizes = report.describe()
+        self.video_s = report.seconds
+
     def first_output(self) -> None:
         if self.ttft_s is None:
             self.ttft_s = time.perf_counter() - self.started
@@ -99,6 +129,9 @@ class RequestStats:
         return (f"images={self.images} images_changed={self.images_changed} "
                 f"image_bytes_in={self.image_bytes_in} image_s={self.image_s:.3f} "
                 f"image_sizes={self.image_sizes} image_cache_hits={self.image_cache_hits} "
+                f"videos={self.videos} video_bytes_in={self.video_bytes_in} "
+                f"video_bytes_out={self.video_bytes_out} video_s={self.video_s:.3f} "
+                f"video_sizes={self.video_sizes} "
                 f"ttft_s={ttft} "
                 f"chunks={self.chunks} tokens={tokens} "
                 f"total_s={time.perf_counter() - self.started:.3f}")
@@ -110,6 +143,7 @@ class Pipeline:
         info: EngineInfo,
         client: EngineClient,
         images: ImagePipeline,
+        videos: VideoPipeline,
         engine_alive: Callable[[], bool],
         *,
         death_settle_s: float = ENGINE_DEATH_SETTLE_S,
@@ -119,6 +153,7 @@ class Pipeline:
         self.max_n = max_n
         self.client = client
         self.images = images
+        self.videos = videos
         self.engine_alive = engine_alive
         self.death_settle_s = death_settle_s
         self.image_grid = model_grid(info.model_type, info.image_processor, info.mm_image_config)
@@ -126,11 +161,15 @@ class Pipeline:
             log.info("image sizing: %s", self.image_grid.describe() if self.image_grid else
                      "no known image processor; generic limits (IMAGE_MAX_SIDE, "
                      "IMAGE_MAX_PIXELS)")
+        self.video_rules = video_rules(info.mm_video_config, os.environ)
+        if info.vision:
+            log.info("video sampling: %s", self.video_rules.describe())
 
     async def close(self) -> None:
-        """Release the engine connections and the image threads and sessions."""
+        """Release the engine connections and the media threads and sessions."""
         await self.client.close()
         await self.images.close()
+        await self.videos.close()
 
     def check_alive(self) -> None:
         if not self.engine_alive():
@@ -146,15 +185,23 @@ class Pipeline:
         if request.body is None or api is None:
             return request
         stats.images = api.count_images(request.body)
-        if not stats.images:
+        stats.videos = api.count_videos(request.body)
+        if not stats.images and not stats.videos:
             return request
         if not self.info.vision:
             raise VisionNotSupported(
-                f"Model {self.info.served_model} does not support vision (image) inputs"
+                f"Model {self.info.served_model} does not support vision (image or video) "
+                "inputs"
             )
-        body, report = await prepare_images(self.images, request.route, request.body,
-                                            self.image_grid)
-        stats.add_images(report)
+        body = request.body
+        if stats.images:
+            body, report = await prepare_images(self.images, request.route, body,
+                                                self.image_grid)
+            stats.add_images(report)
+        if stats.videos:
+            body, video_report = await prepare_videos(self.videos, request.route, body,
+                                                      self.video_rules)
+            stats.add_videos(video_report)
         return replace(request, body=body)
 
     async def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
@@ -201,4 +248,4 @@ class Pipeline:
 def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine) -> Pipeline:
     """The pipeline of a started engine, as both modes and the tests build it."""
     return Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
-                    lambda: engine.alive, max_n=settings.max_n)
+                    VideoPipeline(settings), lambda: engine.alive, max_n=settings.max_n)

@@ -99,7 +99,7 @@ async def test_deployed_worker_serves_refuses_images_and_dies_with_its_engine(
                                             "openai_input": image_chat}, timeout=60)
     error = json.loads(done.error)["error"]
     assert error["message"] == (
-        f"Model {tiny_text_model} does not support vision (image) inputs")
+        f"Model {tiny_text_model} does not support vision (image or video) inputs")
 
     killed = job_api.board.submit({"openai_route": "/v1/chat/completions", "openai_input": {
         **CHAT, "max_tokens": 3000, "ignore_eos": True, "stream": True}}, job_id="killed")

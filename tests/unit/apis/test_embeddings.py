@@ -42,14 +42,13 @@ def test_images_of_multimodal_inputs_are_found_in_order_and_put_back():
     assert new["input"][1] is body["input"][1]
 
 
-@pytest.mark.parametrize("video", ["http://169.254.169.254/latest/meta-data/",
-                                   "file:///etc/hostname", "/etc/hostname",
-                                   "data:video/mp4;base64,AAAA"])
-def test_any_video_is_refused_naming_the_part(video):
-    with pytest.raises(InvalidRequest) as info:
-        validate({"input": [{"text": "x"}, {"text": "clip", "video": video}]})
-    assert info.value.param == "input[1].video"
-    assert "video is not supported by this worker yet" in info.value.message
+def test_a_video_input_is_a_video_part_named_for_its_place():
+    body = {"input": [{"text": "x"}, {"text": "clip", "video": "https://example.com/v.mp4"}]}
+    validate(body)
+    (part,) = API.videos(body)
+    assert (part.param, part.source) == ("input[1].video", "https://example.com/v.mp4")
+    assert API.with_videos(body, {part.location: "data:video/mp4;base64,AA"})["input"][1] == {
+        "text": "clip", "video": "data:video/mp4;base64,AA"}
 
 
 @pytest.mark.parametrize(("body", "param"), [

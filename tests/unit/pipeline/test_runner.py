@@ -28,6 +28,8 @@ from sglang_worker.pipeline import Pipeline, RequestStats, build_request
 from sglang_worker.pipeline.runner import ENGINE_DIED, ENGINE_STOPPED
 from sglang_worker.pipeline.stream import sse_text
 from sglang_worker.routes import CHAT_ROUTE, Route
+from sglang_worker.settings import Settings
+from sglang_worker.video.pipeline import VideoPipeline
 from tests.support.worker_jobs import run_job
 
 CUT = "the engine closed the connection before it finished answering (ClientPayloadError)"
@@ -128,8 +130,8 @@ def make(client: FakeClient, *, vision: bool = False, engine: FakeEngine | None 
     images = StubImages()
     info = EngineInfo("http://127.0.0.1:1", "tiny", vision, vocab_size=512,
                       model_type="qwen2_vl", image_processor=TINY_PROCESSOR)
-    pipeline = Pipeline(info, client, images, lambda: engine.alive,  # type: ignore[arg-type]
-                        death_settle_s=settle_s)
+    pipeline = Pipeline(info, client, images, VideoPipeline(Settings()),  # type: ignore[arg-type]
+                        lambda: engine.alive, death_settle_s=settle_s)
     return pipeline, images, engine
 
 
@@ -164,7 +166,7 @@ async def test_images_to_a_text_only_model_are_refused_before_any_work():
     stats = RequestStats()
     with pytest.raises(VisionNotSupported) as info:
         await pipeline.call(chat_request(IMAGE_CHAT), stats)
-    assert info.value.message == "Model tiny does not support vision (image) inputs"
+    assert info.value.message == "Model tiny does not support vision (image or video) inputs"
     assert info.value.status == 400
     assert (images.prepared, client.requests, stats.images) == ([], [], 1)
 
@@ -298,7 +300,7 @@ async def test_a_job_with_images_for_a_text_only_model_fails_as_a_400():
     (output,) = await run_job(Worker(pipeline), {"openai_route": "/v1/chat/completions",
                                                  "openai_input": IMAGE_CHAT})
     assert error_body(output) == {
-        "message": "Model tiny does not support vision (image) inputs",
+        "message": "Model tiny does not support vision (image or video) inputs",
         "type": "invalid_request_error", "param": None, "code": 400}
 
 
