@@ -75,9 +75,9 @@ def prepare_clip(data: bytes, job: ClipJob) -> tuple[bytes, ClipFacts]:
     """The clip SGLang gets for ``data`` (see the module contract)."""
     try:
         source = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
-    except av.FFmpegError:
-        raise VideoError("the data is not a video file FFmpeg can read (no known container "
-                         "found)") from None
+    except av.FFmpegError as exc:
+        raise VideoError(f"the data cannot be opened as a video: not a video file, or a "
+                         f"damaged or truncated one (FFmpeg: {_reason(exc)})") from None
     with source:
         stream = _checked_stream(source, job)
         packets, seconds = _packets(source, stream, job)

@@ -12,8 +12,9 @@ Contract:
 - The bytes then go to a decoder process (``sandbox``, at most VIDEO_WORKERS at once), which
   probes, bounds, samples, resizes and re-encodes them (``clip``, ``sampling``). Nothing of the
   original file reaches SGLang.
-- One bad video fails the request with a ``VideoError`` whose ``param`` names the part; with
-  several, the earliest in the request is reported. Videos of one request are prepared
+- One bad video fails the request with a ``VideoError`` whose ``param`` names the part. The
+  first failure cancels the other videos' work; of failures that land together, the earliest
+  in the request is reported. Videos of one request are prepared
   concurrently, within the worker slots.
 - ``close()`` closes the shared HTTP session.
 """
