@@ -13,6 +13,7 @@ from tests.integration.embeddings.conftest import (
     hostile_videos,
     png_data_url,
 )
+from tests.support import video_corpus as corpus
 from tests.support.image_server import ConnectionCounter
 from tests.support.lb_worker import start_lb_worker, stop
 
@@ -41,6 +42,15 @@ async def test_an_image_embedding_answers(oai):
     image = await oai.embeddings.create(model=SERVED, input=[{"image": png_data_url()}])
     assert len(text.data) == 2 and len(image.data) == 1
     assert len(image.data[0].embedding) == len(text.data[0].embedding)
+
+
+async def test_a_video_embedding_answers(oai):
+    clip = corpus.data_url(corpus.make_clip(160, 96, 2, 10))
+    text = await oai.embeddings.create(model=SERVED, input=[{"text": "a clip"}])
+    video = await oai.embeddings.create(model=SERVED, input=[{"text": "a clip", "video": clip}])
+    assert len(video.data[0].embedding) == len(text.data[0].embedding)
+    assert video.data[0].embedding != text.data[0].embedding  # the clip reached the model
+    assert video.usage.prompt_tokens > text.usage.prompt_tokens
 
 
 async def test_hostile_sources_are_refused_with_zero_connections(oai):
