@@ -66,9 +66,10 @@ RUN python3 builder/base_constraints.py > /tmp/base-constraints.txt \
 
 # 3. The worker itself, and a check at build time that it and the RunPod SDK import: a missing
 #    dependency fails here, not in a GPU container at start.
-COPY handler.py test_input.json test_input_with_base64_images.json test_input_with_images.json ./
+COPY handler.py test_input.json test_input_with_base64_images.json test_input_with_images.json \
+     test_input_with_video.json ./
 COPY src/ src/
-RUN python3 handler.py --help > /dev/null && python3 -c "import runpod.serverless"
+RUN python3 handler.py --help > /dev/null && python3 -c "import runpod.serverless, av"
 
 # No wrapper script: the worker is the container's process, so RunPod's SIGTERM reaches it and
 # it drains its jobs and stops SGLang (the base image's entrypoint is reset for that reason).

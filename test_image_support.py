@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check an endpoint of this worker for image support, with the official OpenAI SDK.
+"""Check an endpoint of this worker for image and video support, with the official OpenAI SDK.
 
     python test_image_support.py                          # the local endpoint (make serve)
     python test_image_support.py --base-url URL           # any base URL of this worker
@@ -8,7 +8,7 @@
 Each case below is one row of the table this prints: whether it passed, its latency, the time
 to the first generated text of a stream, and the image tokens the model counted
 (``usage.prompt_tokens_details.image_tokens``, SGLang's own count: above 0 proves the image
-reached the model). The exit status is 0 when every case passed, 1 otherwise, 2 on bad usage.
+reached the model; for the video cases, ``video_tokens``). The exit status is 0 when every case passed, 1 otherwise, 2 on bad usage.
 
 ``--base-url`` takes the OpenAI base URL (``http://127.0.0.1:8000/openai/v1``); a URL without
 ``/v1`` at the end gets ``/openai/v1`` appended, so the endpoint's root works too.
@@ -17,7 +17,8 @@ Against the local endpoint (a loopback address) the URL image is served by a sma
 this script starts on 127.0.0.1: the local worker runs with IMAGE_ALLOW_PRIVATE_URLS=true.
 Against RunPod it uses a public image (``--image-url``). The pictures sent inline are drawn by
 this script; only the ``openai`` package is needed, and ``anthropic`` for the Messages API case
-(without it that case is shown as skipped, never as passed).
+(without it that case is shown as skipped, never as passed). The video clip is the one in
+``test_input_with_video.json`` beside this script (2 s of 160x96 H.264).
 
 RunPod's OpenAI route answers a failed request with HTTP 200 and the error in the body, where
 the local endpoint answers with the error's HTTP status (so the SDK raises). The error cases
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.server
+import json
 import os
 import struct
 import sys
@@ -37,6 +39,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,9 +132,20 @@ def image(url: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def image_tokens(usage: Any) -> int | None:
+def image_tokens(usage: Any, kind: str = "image") -> int | None:
     details = getattr(usage, "prompt_tokens_details", None)
-    return getattr(details, "image_tokens", None)
+    return getattr(details, f"{kind}_tokens", None)
+
+
+def video(url: str) -> dict[str, Any]:
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
+def clip_data_url() -> str:
+    """The clip of test_input_with_video.json, beside this script."""
+    job = json.loads((Path(__file__).with_name("test_input_with_video.json")).read_text())
+    parts = job["input"]["openai_input"]["messages"][0]["content"]
+    return next(p["video_url"]["url"] for p in parts if p["type"] == "video_url")
 
 
 def chat(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
@@ -287,6 +301,21 @@ def case_unsupported_format(ep: Endpoint) -> Outcome:
                         openai.BadRequestError, "detected PDF", 400)
 
 
+def case_video_base64(ep: Endpoint) -> Outcome:
+    response = ep.client.chat.completions.create(
+        model=ep.model, max_tokens=MAX_TOKENS, temperature=0,
+        messages=[{"role": "user", "content": [text("What happens?"), video(clip_data_url())]}])
+    tokens = image_tokens(response.usage, "video")
+    check(bool(tokens), f"usage reports {tokens} video tokens: the clip did not reach the model")
+    return Outcome(image_tokens=tokens, detail="video tokens")
+
+
+def case_video_not_a_video(ep: Endpoint) -> Outcome:
+    pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    return expect_error(ep, [text("What is this?"), video(data_url(pdf, "video/mp4"))],
+                        openai.BadRequestError, "cannot be opened as a video", 400)
+
+
 def case_over_size_limit(ep: Endpoint) -> Outcome:
     """A request over 20 MB (a big base64 image): refused before it reaches the worker."""
     payload = base64.b64encode(os.urandom(REQUEST_LIMIT_BYTES * 3 // 4 + 500_000)).decode()
@@ -305,6 +334,8 @@ CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
     ("error: corrupt base64", case_corrupt_base64),
     ("error: unsupported format (PDF)", case_unsupported_format),
     ("error: over the size limit", case_over_size_limit),
+    ("video as base64", case_video_base64),
+    ("error: a PDF sent as video", case_video_not_a_video),
     ("Responses API, image as base64", case_responses),
     ("Anthropic Messages API, image as base64", case_messages),
 ]
@@ -333,7 +364,7 @@ def run_case(ep: Endpoint, name: str, case: Callable[[Endpoint], Outcome]) -> Ro
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("case", "result", "latency", "ttft", "image tokens", "detail")
+    header = ("case", "result", "latency", "ttft", "media tokens", "detail")
     lines = [header] + [(
         row.case, {True: "pass", False: "FAIL", None: "skipped"}[row.passed],
         f"{row.latency_s:.2f} s",

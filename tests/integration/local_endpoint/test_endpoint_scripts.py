@@ -30,7 +30,7 @@ def test_image_support_script_passes_every_case(local_endpoint):
         [sys.executable, "test_image_support.py", "--base-url", local_endpoint.url],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "12 of 12 cases passed" in done.stdout
+    assert "14 of 14 cases passed" in done.stdout
     for case in ("image by URL", "image as base64", "several images in one message",
                  "streaming, image as base64", "error: corrupt base64",
                  "error: unsupported format (PDF)", "error: over the size limit",
