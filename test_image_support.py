@@ -8,7 +8,8 @@
 Each case below is one row of the table this prints: whether it passed, its latency, the time
 to the first generated text of a stream, and the image tokens the model counted
 (``usage.prompt_tokens_details.image_tokens``, SGLang's own count: above 0 proves the image
-reached the model; for the video cases, ``video_tokens``). The exit status is 0 when every case passed, 1 otherwise, 2 on bad usage.
+reached the model; for the video cases, ``video_tokens``). The exit status is 0 when every
+case passed, 1 otherwise, 2 on bad usage.
 
 ``--base-url`` takes the OpenAI base URL (``http://127.0.0.1:8000/openai/v1``); a URL without
 ``/v1`` at the end gets ``/openai/v1`` appended, so the endpoint's root works too.

@@ -3,8 +3,9 @@
 The endpoint runs as ``make serve`` runs it: the worker (``python handler.py``, the RunPod SDK's
 real job loop) and its own SGLang server with the tiny Qwen2-VL. The jobs mix text, base64
 images and URL images (served from a loopback server here), OpenAI Responses and Anthropic
-Messages jobs with base64 images, half of them streaming, over the OpenAI route and
-``/runsync``. Every 50th job carries a deliberately corrupt image.
+Messages jobs with base64 images, and chats with a base64 video clip (each its own clip, a
+different length), half of them streaming, over the OpenAI route and ``/runsync``. Every 50th
+job carries a deliberately corrupt image or video.
 
 Checks, printed as figures:
 - lost: jobs with no answer at all (must be 0)
@@ -31,6 +32,7 @@ import urllib.request
 import aiohttp
 import openai
 import psutil
+from bench_video import make_clip
 from harness import ROOT, ImageServer, save, table, verdict
 from PIL import Image
 
@@ -46,6 +48,11 @@ def picture(n: int, fmt: str = "JPEG") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (96 + n % 64, 72), (n * 37 % 256, n * 11 % 256, 90)).save(buffer, fmt)
     return buffer.getvalue()
+
+
+def clip(n: int) -> bytes:
+    """A small H.264 clip of its own for job ``n``: 1 to 4 s of 96x64."""
+    return make_clip(96, 64, 1 + n % 4, 8)
 
 
 def start_endpoint() -> tuple[subprocess.Popen, str, psutil.Process]:
@@ -70,10 +77,10 @@ def start_endpoint() -> tuple[subprocess.Popen, str, psutil.Process]:
     return process, url, worker
 
 
-def chat_body(n: int, image_url: str, stream: bool) -> dict:
+def chat_body(n: int, image_url: str, stream: bool, kind: str = "image_url") -> dict:
     return {"messages": [{"role": "user", "content": [
         {"type": "text", "text": f"Job {n}: what is this?"},
-        {"type": "image_url", "image_url": {"url": image_url}}]}],
+        {"type": kind, kind: {"url": image_url}}]}],
         "max_tokens": 3, "temperature": 0, "stream": stream, "rid": f"soak-{n}"}
 
 
@@ -81,7 +88,8 @@ async def run_job(n: int, client, http, url: str, images: ImageServer, model: st
     """One job; returns {"n", "kind", "ok", "own", "status"}."""
     stream = stream_of(n)
     # Shifted by one every INJECT_EVERY jobs, so the injected jobs land on every kind.
-    kind = ("text", "base64", "url", "responses", "messages")[(n + n // INJECT_EVERY) % 5]
+    kind = ("text", "base64", "url", "responses", "messages", "video")[
+        (n + n // INJECT_EVERY) % 6]
     injected = n % INJECT_EVERY == 0
     if kind in ("responses", "messages"):
         return await run_newer_api(n, kind, client, http, url, model, injected)
@@ -94,12 +102,17 @@ async def run_job(n: int, client, http, url: str, images: ImageServer, model: st
         else:
             text = (await client.completions.create(model=model, **body)).choices[0].text
         return {"n": n, "kind": kind, "ok": True, "own": text.startswith(prompt)}
+    part = "image_url"
     if kind == "base64":
         image = "data:image/png;base64," + (
             "bm90IGFuIGltYWdl" if injected else base64.b64encode(picture(n, "PNG")).decode())
+    elif kind == "video":
+        part = "video_url"
+        image = "data:video/mp4;base64," + (
+            "bm90IGEgdmlkZW8=" if injected else base64.b64encode(clip(n)).decode())
     else:
         image = images.serve(f"/soak-{n}.jpg", b"<html>nope</html>" if injected else picture(n))
-    body = chat_body(n, image, stream)
+    body = chat_body(n, image, stream, part)
     if stream or injected:
         sdk_body = {k: v for k, v in body.items() if k != "rid"}
         extra = {"extra_body": {"rid": body["rid"]}}  # SGLang's field, not the SDK's

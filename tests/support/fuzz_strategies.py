@@ -114,6 +114,10 @@ content_parts = st.one_of(
               image_text(), st.sampled_from(["auto", "low", "high", None, 3])),
     st.builds(lambda u: {"type": "image_url", "image_url": u}, image_text()),
     st.builds(lambda u: {"type": "image", "image": u}, image_text()),
+    # Video parts get the same hostile sources (an image, broken base64, paths, URLs), and
+    # sampling wishes of any JSON type: each must end in a clip or a 400 naming the part.
+    st.builds(lambda u, f: {"type": "video_url", "video_url": {"url": u, "fps": f}},
+              image_text(), st.sampled_from([None, 1, 0.5, 0, -2, "fast", 10**9])),
     st.builds(lambda t, v: {"type": t, t: v}, st.text(max_size=12), json_values),
     json_values,
 )

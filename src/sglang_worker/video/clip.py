@@ -18,14 +18,18 @@ Contract:
   3. ``sampling.plan`` on that count and the stream's average frame rate (FFmpeg's
      ``avg_frame_rate``, as SGLang's decord reader reports it; the packet count and the
      duration when the header has none);
-  4. decode frame by frame. Every decoded frame is checked against ``max_frame_pixels`` and
-     ``max_seconds`` again; a kept frame is turned upright (the stream's display matrix, as EXIF
-     is for images), resized with Pillow's antialiased bilinear filter (what torchvision's
-     resize in SGLang does) and encoded at once, so no more than one frame is held in memory;
-     decoding stops after the last kept frame.
-- The clip: H.264 (``yuv420p``, CRF ``CLIP_CRF``, no B-frames) in MP4, at ``rules.fps`` frames a
-  second, so SGLang's own sampler keeps every frame (``sampling``). H.264 in MP4 is the one
-  format every decoder SGLang uses reads, torchcodec on the GPU (NVDEC) included.
+  4. decode frame by frame. A packet whose frame is not kept is decoded only if other frames
+     need it (FFmpeg's ``skip_frame`` set to non-reference for it): frames are told apart by
+     their timestamps, the kept ones being the sampled positions of the packets' timestamps in
+     presentation order, as decord numbers them. Every decoded frame is checked against
+     ``max_frame_pixels`` and ``max_seconds`` again; a kept frame is turned upright (the
+     stream's display matrix, as EXIF is for images), resized with Pillow's antialiased
+     bilinear filter (what torchvision's resize in SGLang does) and encoded at once, so no more
+     than one frame is held in memory; decoding stops after the last kept frame.
+- The clip: H.264 (``yuv420p``, x264's ``ultrafast``, CRF ``CLIP_CRF``, no B-frames) in MP4,
+  at ``rules.fps`` frames a second, so SGLang's own sampler keeps every frame (``sampling``).
+  H.264 in MP4 is the one format every decoder SGLang uses reads, torchcodec on the GPU (NVDEC)
+  included.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "MP4/MOV", "matroska,webm": "WebM/Matro
 CODECS = {"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "av1": "AV1",
           "libdav1d": "AV1"}
 MIN_SIDE = 8
-CLIP_CRF = "12"  # near-transparent at these sizes (PSNR well above 40 dB on test clips)
+CLIP_CRF = "14"  # near-transparent at these sizes; ultrafast: encoding is most of the cost
 _ROTATIONS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180,
               270: Image.Transpose.ROTATE_270}
 
@@ -161,31 +165,46 @@ def _packets(source: av.container.InputContainer, stream: av.VideoStream,
     return packets, seconds
 
 
+def _wanted_stamps(packets: list[av.Packet], sampling: SamplePlan) -> set[int] | None:
+    """The timestamps of the kept frames, or None when some packet has none (then frames are
+    told apart by their order, and none is skipped)."""
+    stamps = [packet.pts for packet in packets]
+    if any(stamp is None for stamp in stamps) or len(set(stamps)) != len(stamps):
+        return None
+    order = sorted(stamps)
+    return {order[i] for i in sampling.indices}
+
+
 def _decode_and_encode(stream: av.VideoStream, packets: list[av.Packet], sampling: SamplePlan,
                        job: ClipJob) -> tuple[bytes, Size, int]:
+    wanted = _wanted_stamps(packets, sampling)
     keep = set(sampling.indices)
-    last_kept = sampling.indices[-1]
+    remaining = len(sampling.indices)
     out = io.BytesIO()
     writer = _ClipWriter(out, job.rules.fps)
     index = 0
     kept: list[int] = []
     rotation = 0
     base = stream.time_base or Fraction(1, 1)
+    context = stream.codec_context
     try:
         for packet in [*packets, None]:
-            for frame in stream.codec_context.decode(packet):
+            if wanted is not None and packet is not None:
+                context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+            for frame in context.decode(packet):
                 _check_frame_size(frame.width, frame.height, job, "has")
                 if frame.pts is not None and float(frame.pts * base) > job.max_seconds + 1:
                     raise VideoError(f"the video runs past the {job.max_seconds:g} s limit "
                                      "(MAX_VIDEO_SECONDS)")
-                if index in keep:
+                if (frame.pts in wanted) if wanted is not None else (index in keep):
                     rotation = _rotation(frame)
                     writer.add(_upright(frame, rotation), sampling.size, rotation)
                     kept.append(index)
+                    remaining -= 1
                 index += 1
-                if index > last_kept:
+                if remaining == 0:
                     break
-            if index > last_kept:
+            if remaining == 0:
                 break
     except av.FFmpegError as exc:
         raise VideoError(f"the video could not be decoded: {_reason(exc)}") from None
@@ -229,7 +248,7 @@ class _ClipWriter:
             self._stream = self._container.add_stream("libx264", rate=self._rate)
             self._stream.width, self._stream.height = width, height
             self._stream.pix_fmt = "yuv420p"
-            self._stream.options = {"crf": CLIP_CRF, "preset": "veryfast", "bf": "0"}
+            self._stream.options = {"crf": CLIP_CRF, "preset": "ultrafast", "bf": "0"}
             self.size = (width, height)
         if image.size != (width, height):
             image = image.resize((width, height), Image.Resampling.BILINEAR)
