@@ -69,6 +69,7 @@ bench: models
 	$(PY) bench/bench_startup.py
 	$(PY) bench/bench_sizing.py
 	$(PY) bench/bench_lb.py
+	$(PY) bench/bench_video.py
 
 # Load and soak: 1,000 jobs at concurrency 64 through the local endpoint (SECURITY.md).
 soak: models

@@ -59,7 +59,7 @@ def make_clip(width: int, height: int, seconds: int, fps: int = 30) -> bytes:
         stream = target.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
-        grain = np.random.default_rng(0).integers(-12, 13, (8, height, width, 1), np.int16)
+        grain = np.random.default_rng(0).integers(-8, 9, (8, height, width, 1), np.int16)
         for i in range(seconds * fps):
             moved = np.roll(base, 4 * i, axis=1).astype(np.int16) + grain[i % 8]
             frame = av.VideoFrame.from_ndarray(moved.clip(0, 255).astype(np.uint8),

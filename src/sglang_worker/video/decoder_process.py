@@ -2,7 +2,9 @@
 
 Contract: one video per process. On stdin, a 4-byte big-endian header length, the JSON of a
 ``clip.ClipJob``, then the video's bytes; on stdout, a 4-byte header length, a JSON header
-(``{"facts": {...}}`` or ``{"error": "..."}``), then the clip's bytes. Before it reads the
+(``{"facts": {...}}`` or ``{"error": "..."}``), then the clip as the ASCII of a
+``data:video/mp4;base64,`` URL: the base64 work is done here, at this process's lower
+priority, not under the worker's GIL next to its event loop. Before it reads the
 video, the process lowers its own CPU priority, caps its address space (``RLIMIT_AS``, from the
 job's ``max_memory_mb``) and its CPU time, and turns core dumps off, so a decoder bug or a
 decompression bomb ends here, not in the worker (``sandbox`` is the worker's side). Only
@@ -12,6 +14,7 @@ reported by its kind, never with the file's contents.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -36,7 +39,10 @@ def _limit(max_memory_mb: int, cpu_seconds: int) -> None:
 
 def _answer(out: BinaryIO, header: dict[str, Any], clip: bytes = b"") -> None:
     text = json.dumps(header).encode()
-    out.write(_HEADER.pack(len(text)) + text + clip)
+    out.write(_HEADER.pack(len(text)) + text)
+    if clip:
+        out.write(b"data:video/mp4;base64,")
+        out.write(base64.b64encode(clip))
     out.flush()
 
 

@@ -25,7 +25,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import sglang_worker.images.base64_slices as base64_slices
 from sglang_worker.errors import MediaPartError, VideoError
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
@@ -103,9 +102,7 @@ class VideoPipeline:
                           self._settings.max_video_frame_pixels, part.fps, part.max_frames,
                           self._settings.video_decode_threads)
             async with self._slots:
-                clip, facts = await decode_isolated(data, job, self._limits)
-            url = "data:video/mp4;base64," + await asyncio.to_thread(base64_slices.encode, clip)
-            return url, facts
+                return await decode_isolated(data, job, self._limits)
         except MediaPartError as exc:
             raise VideoError(exc.message, param=part.param) from None
 

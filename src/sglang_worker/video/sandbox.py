@@ -3,8 +3,9 @@ isolation ``decoder_process`` sets up.
 
 Contract:
 - ``decode_isolated(data, job, limits)`` starts ``python -m sglang_worker.video.decoder_process``,
-  sends it the job and the bytes, and returns the clip and its ``ClipFacts``. The event loop
-  only writes and reads pipes; all decoding happens in the child.
+  sends it the job and the bytes, and returns the clip's ``data:video/mp4;base64,`` URL and its
+  ``ClipFacts``. The event loop only writes and reads pipes; all decoding, encoding and base64
+  work happens in the child.
 - Every way the child can fail is a ``VideoError`` for this one request, and the worker goes on
   serving: a refusal from ``clip`` comes back as it was worded; a crash (a signal, such as a
   segfault in a codec, or the kernel's answer to the memory cap) or a missing answer says the
@@ -42,8 +43,8 @@ def video_workers(configured: int) -> int:
 
 
 async def decode_isolated(data: bytes, job: ClipJob,
-                          limits: SandboxLimits) -> tuple[bytes, ClipFacts]:
-    """The clip for ``data``, made in a child process (see the module contract)."""
+                          limits: SandboxLimits) -> tuple[str, ClipFacts]:
+    """The clip's data URL for ``data``, made in a child process (see the module contract)."""
     request = {**asdict(job), "max_memory_mb": limits.max_memory_mb,
                "cpu_seconds": math.ceil(limits.timeout_s) + 1}
     header = json.dumps(request).encode()
@@ -53,7 +54,7 @@ async def decode_isolated(data: bytes, job: ClipJob,
         stderr=asyncio.subprocess.DEVNULL)
     try:
         async with asyncio.timeout(limits.timeout_s):
-            out, _ = await child.communicate(_HEADER.pack(len(header)) + header + data)
+            out = await _exchange(child, _HEADER.pack(len(header)) + header, data)
     except TimeoutError:
         raise VideoError(f"decoding the video took longer than {limits.timeout_s:g} s "
                          "(VIDEO_DECODE_TIMEOUT_S)") from None
@@ -64,7 +65,22 @@ async def decode_isolated(data: bytes, job: ClipJob,
     return _read_answer(out, child.returncode)
 
 
-def _read_answer(out: bytes, returncode: int | None) -> tuple[bytes, ClipFacts]:
+async def _exchange(child: asyncio.subprocess.Process, header: bytes, data: bytes) -> bytes:
+    """Write the request (the video without a copy joined to its header), read the answer."""
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write(header)
+        child.stdin.write(data)
+        await child.stdin.drain()
+        child.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the child died early; its exit status tells why
+    out = await child.stdout.read()
+    await child.wait()
+    return out
+
+
+def _read_answer(out: bytes, returncode: int | None) -> tuple[str, ClipFacts]:
     if len(out) < _HEADER.size:
         raise VideoError(f"the video decoder crashed on this file ({_death(returncode)}); "
                          "the file is damaged or hostile")
@@ -74,7 +90,7 @@ def _read_answer(out: bytes, returncode: int | None) -> tuple[bytes, ClipFacts]:
         raise VideoError(header["error"])
     facts = header["facts"]
     facts = ClipFacts(**{**facts, **{key: tuple(facts[key]) for key in ("size_in", "size_out")}})
-    return out[_HEADER.size + length:], facts
+    return out[_HEADER.size + length:].decode("ascii"), facts
 
 
 def _death(returncode: int | None) -> str:
