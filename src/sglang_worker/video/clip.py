@@ -78,7 +78,7 @@ class ClipFacts:
 def prepare_clip(data: bytes, job: ClipJob) -> tuple[bytes, ClipFacts]:
     """The clip SGLang gets for ``data`` (see the module contract)."""
     try:
-        source = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        source = av.open(io.BytesIO(data), mode="r")
     except av.FFmpegError as exc:
         raise VideoError(f"the data cannot be opened as a video: not a video file, or a "
                          f"damaged or truncated one (FFmpeg: {_reason(exc)})") from None
