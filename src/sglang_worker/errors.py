@@ -46,6 +46,7 @@ Contract:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sglang_worker.sse import error_event
@@ -144,6 +145,17 @@ class VideoError(MediaPartError):
 def media_error(noun: str, message: str, param: str | None = None) -> MediaPartError:
     """The error of a part of medium ``noun`` ("image" or "video"), for the code both share."""
     return (VideoError if noun == "video" else ImageError)(message, param=param)
+
+
+def earliest_media_error(failures: BaseExceptionGroup, params: Sequence[str]) -> BaseException:
+    """The failure to report from a request's media tasks: a bug as it is, else the media part
+    error earliest in the request (``params``: the parts' names in request order)."""
+    errors = list(failures.exceptions)
+    unexpected = [e for e in errors if not isinstance(e, MediaPartError)]
+    if unexpected:
+        return unexpected[0]
+    order = {param: i for i, param in enumerate(params)}
+    return min(errors, key=lambda e: order.get(e.param, len(params)))
 
 
 class VisionNotSupported(InvalidRequest):

@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 import sglang_worker.images.base64_slices as base64_slices
-from sglang_worker.errors import ImageError
+from sglang_worker.errors import ImageError, earliest_media_error
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.images.normalise import ImageLimits, NormalisedImage, normalise_image
@@ -193,7 +193,7 @@ class ImagePipeline:
                 for key, part in first_use.items():
                     tasks[key] = group.create_task(self._prepare_one(part, key[1], budget))
         except BaseExceptionGroup as failures:
-            raise _earliest(failures, parts) from None
+            raise earliest_media_error(failures, [part.param for part in parts]) from None
         return {key: task.result() for key, task in tasks.items()}
 
     async def _prepare_one(self, part: ImagePart, limits: ImageLimits,
@@ -288,12 +288,3 @@ def _size_text(size: Size) -> str:
 def _data_url(image: NormalisedImage) -> str:
     return f"data:{image.mime};base64,{base64_slices.encode(image.data)}"
 
-
-def _earliest(failures: BaseExceptionGroup, parts: list[ImagePart]) -> BaseException:
-    """The failure to report: a bug as it is, else the image error earliest in the request."""
-    errors = list(failures.exceptions)
-    unexpected = [e for e in errors if not isinstance(e, ImageError)]
-    if unexpected:
-        return unexpected[0]
-    order = {part.param: i for i, part in enumerate(parts)}
-    return min(errors, key=lambda e: order.get(e.param, len(parts)))

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sglang_worker.errors import VideoError
-
-Location = tuple[str | int, ...]
+from sglang_worker.images.parts import Location
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from sglang_worker.errors import MediaPartError, VideoError
+from sglang_worker.errors import MediaPartError, VideoError, earliest_media_error
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
 from sglang_worker.images.source import (
@@ -87,7 +87,7 @@ class VideoPipeline:
                 tasks = [group.create_task(self._prepare_one(part, rules, budget))
                          for part in parts]
         except BaseExceptionGroup as failures:
-            raise _earliest(failures, parts) from None
+            raise earliest_media_error(failures, [part.param for part in parts]) from None
         results = [task.result() for task in tasks]
         urls = {part.location: url for part, (url, _) in zip(parts, results, strict=True)}
         return urls, VideoReport(len(parts), budget.used, sum(len(u) for u in urls.values()),
@@ -119,12 +119,3 @@ class VideoPipeline:
         budget.take(len(data), len(data))
         return data
 
-
-def _earliest(failures: BaseExceptionGroup, parts: list[VideoPart]) -> BaseException:
-    """The failure to report: a bug as it is, else the video error earliest in the request."""
-    errors = list(failures.exceptions)
-    unexpected = [e for e in errors if not isinstance(e, VideoError)]
-    if unexpected:
-        return unexpected[0]
-    order = {part.param: i for i, part in enumerate(parts)}
-    return min(errors, key=lambda e: order.get(e.param, len(parts)))
