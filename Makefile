@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
+TINY_AUDIO := .cache/models/tiny-qwen2-audio
 DEMO_INPUT ?= test_input_with_base64_images.json
 
 .PHONY: setup models demo test unit unit-py312 image-deps-check integration lint docs fuzz \
@@ -14,6 +15,7 @@ setup:
 models: setup
 	@$(PY) -m tiny_models.build --out $(TINY_VL) >/dev/null
 	@$(PY) -m tiny_models.build --out $(TINY_TEXT) --text-only >/dev/null
+	@$(PY) -m tiny_models.build --out $(TINY_AUDIO) --audio >/dev/null
 
 demo: models
 	@$(PY) handler.py --test_input $(DEMO_INPUT)

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from sglang_worker.images import ImagePipeline
 from sglang_worker.images.normalise import ImageLimits, normalise_image
-from sglang_worker.pipeline.media import prepare_images
+from sglang_worker.pipeline.media import prepare_media
 from sglang_worker.routes import CHAT_ROUTE
 from sglang_worker.settings import Settings
 
@@ -151,7 +151,8 @@ async def row6() -> dict:
 
     tick = asyncio.create_task(ticker())
     started = time.perf_counter()
-    results = await asyncio.gather(*(prepare_images(pipeline, CHAT_ROUTE, body) for _ in range(8)))
+    results = await asyncio.gather(*(prepare_media(pipeline, "image", CHAT_ROUTE, body)
+                                     for _ in range(8)))
     elapsed = time.perf_counter() - started
     done.set()
     await tick

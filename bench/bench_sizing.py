@@ -36,7 +36,7 @@ from sglang_worker.engine.server import launch_engine
 from sglang_worker.images import ImagePipeline
 from sglang_worker.images.sizing import PixelGrid
 from sglang_worker.jobs import make_worker
-from sglang_worker.pipeline.media import prepare_images
+from sglang_worker.pipeline.media import prepare_media
 from sglang_worker.routes import CHAT_ROUTE
 from sglang_worker.settings import Settings
 
@@ -151,7 +151,7 @@ async def row10(variants: dict[str, Variants]) -> dict:
         pipeline = ImagePipeline(Settings(image_cache_bytes=0))
         for name, v in variants.items():
             data = v.next()
-            body, _ = await prepare_images(pipeline, CHAT_ROUTE, chat(data_url(data)), grid)
+            body, _ = await prepare_media(pipeline, "image", CHAT_ROUTE, chat(data_url(data)), grid)
             url = body["messages"][0]["content"][1]["image_url"]["url"]
             prepared = base64.b64decode(url.split(",", 1)[1])
             a, b = seen(processor, prepared), seen(processor, data)
@@ -198,7 +198,7 @@ async def row12(grid: PixelGrid | None, a: Variants, b: Variants) -> dict:
         if turn == 0:
             content += [{"type": "image_url", "image_url": {"url": u}} for u in photos]
         messages.append({"role": "user", "content": content})
-        _, report = await prepare_images(pipeline, CHAT_ROUTE, {"messages": messages}, grid)
+        _, report = await prepare_media(pipeline, "image", CHAT_ROUTE, {"messages": messages}, grid)
         seconds.append(report.seconds)
         messages.append({"role": "assistant", "content": "ok"})
     await pipeline.close()

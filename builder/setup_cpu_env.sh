@@ -8,7 +8,8 @@
 #   2. sglang, triton and torchvision with --no-deps, so no resolver ever sees sglang's torch pin;
 #   3. the runtime, worker and dev dependencies, resolved under builder/constraints-cpu.txt;
 #   4. the CPU shims (builder/cpu_shims) copied into site-packages;
-#   5. the project itself, editable (sglang_worker, runpod_local, tiny_models importable anywhere).
+#   5. torchaudio with --no-deps, minus its compiled extension (a CUDA build; see that step);
+#   6. the project itself, editable (sglang_worker, runpod_local, tiny_models importable anywhere).
 # pip then reports that sglang wants another torch and many GPU packages: that is expected.
 #
 # Idempotent: a stamp in the venv holds a hash of every input file; when it matches, the script
@@ -29,6 +30,9 @@ torch_pin="torch==2.13.0"
 # (tests/unit/test_dockerfile.py checks both against the installed sglang).
 sglang_version=$(tr -d '[:space:]' <"$builder/SGLANG_VERSION")
 no_deps_pins=("sglang==$sglang_version" triton==3.9.0 torchvision==0.28.0)
+# Installed after the shims, also with --no-deps: it needs only torch (>=2.11), and no resolver
+# may touch torch.
+torchaudio_pin="torchaudio==2.11.1"
 inputs=(
     pyproject.toml
     "$builder/SGLANG_VERSION"
@@ -86,17 +90,29 @@ rm -rf "$site/sgl_kernel"
 cp -r "$builder/cpu_shims/sgl_kernel" "$site/sgl_kernel"
 cp "$builder/cpu_shims/torchvision_cpu_hook.py" "$builder/cpu_shims/torchvision_cpu_hook.pth" "$site/"
 
+echo "cpu env: installing $torchaudio_pin without dependencies, without its compiled extension"
+# SGLang's load_audio decodes WAV, MP3, FLAC and Ogg with soundfile and then imports torchaudio
+# unconditionally (to resample). PyPI's torchaudio is a CUDA build: its compiled extension does
+# not load next to CPU torch, and that failure makes `import torchaudio` fail. The extension only
+# backs alignment and CTC decoding, so without these three files torchaudio imports and
+# torchaudio.functional.resample (pure torch) works.
+pip_install --no-deps "$torchaudio_pin"
+rm -f "$site/torchaudio/lib/_torchaudio.so" "$site/torchaudio/lib/libtorchaudio.so" \
+    "$site/torchaudio/lib/torchaudio_prefixctc.so"
+
 echo "cpu env: installing the project (editable)"
 pip_install --no-deps --no-build-isolation -e .
 
-echo "cpu env: checking that sglang, torchvision, the shims and the project import"
+echo "cpu env: checking that sglang, torchvision, torchaudio, the shims and the project import"
 (cd / && "$venv_abs/bin/python" -c "import sglang_worker, runpod_local")
 SGLANG_USE_CPU_ENGINE=1 "$venv/bin/python" -c '
-import sgl_kernel, torch, torchvision, sglang
+import sgl_kernel, torch, torchvision, torchaudio, sglang
 assert torch.version.cuda is None
 assert not hasattr(torch.ops.sgl_kernel, "convert_weight_packed")
+resampled = torchaudio.functional.resample(torch.zeros(2, 48000), orig_freq=48000, new_freq=16000)
+assert resampled.shape == (2, 16000), resampled.shape
 print("cpu env: torch", torch.__version__, "torchvision", torchvision.__version__,
-      "sglang", sglang.__version__)'
+      "torchaudio", torchaudio.__version__, "sglang", sglang.__version__)'
 
 echo "$want" >"$stamp"
 echo "cpu env: ready in $((SECONDS - start)) s: $venv"

@@ -7,8 +7,10 @@ The tree (HTTP status, OpenAI error type; start-up errors also carry the process
     │   ├── RouteNotAllowed     404 not_found_error: an admin or unknown route
     │   ├── ModelNotFound       404: ``/v1/models/{id}`` of a model this worker does not serve
     │   ├── BodyTooLarge        413: an HTTP request body over the route's limit
-    │   ├── ImageError          400: an image part could not be used; param names the part
-    │   ├── VisionNotSupported  400: images sent to a text-only model
+    │   ├── MediaPartError      400: a media part could not be used; param names the part
+    │   │   └── ImageError, VideoError, AudioError (one per medium)
+    │   ├── VisionNotSupported  400: images or videos sent to a model without vision
+    │   ├── AudioNotSupported   400: audio sent to a model without audio input
     │   └── EngineRequestError  SGLang's own 4xx, status and message passed through
     ├── EngineUnavailable       503: the engine died, is unreachable or failed (5xx)
     │   └── WorkerNotStarted    503: it never started; the message says what to change
@@ -131,7 +133,7 @@ class BodyTooLarge(InvalidRequest):
 
 
 class MediaPartError(InvalidRequest):
-    """A media part (image or video) could not be used; ``param`` names the part."""
+    """A media part (image, video or audio) could not be used; ``param`` names the part."""
 
 
 class ImageError(MediaPartError):
@@ -142,9 +144,18 @@ class VideoError(MediaPartError):
     """A video part could not be used; ``param`` names the part, e.g. messages[0].content[1]."""
 
 
+class AudioError(MediaPartError):
+    """An audio part could not be used; ``param`` names the part, e.g. messages[0].content[1]."""
+
+
+_MEDIA_ERRORS: dict[str, type[MediaPartError]] = {"image": ImageError, "video": VideoError,
+                                                   "audio": AudioError}
+
+
 def media_error(noun: str, message: str, param: str | None = None) -> MediaPartError:
-    """The error of a part of medium ``noun`` ("image" or "video"), for the code both share."""
-    return (VideoError if noun == "video" else ImageError)(message, param=param)
+    """The error of a part of medium ``noun`` ("image", "video" or "audio"), for the code the
+    media share."""
+    return _MEDIA_ERRORS[noun](message, param=param)
 
 
 def earliest_media_error(failures: BaseExceptionGroup, params: Sequence[str]) -> BaseException:
@@ -159,6 +170,10 @@ def earliest_media_error(failures: BaseExceptionGroup, params: Sequence[str]) ->
 
 
 class VisionNotSupported(InvalidRequest):
+    pass
+
+
+class AudioNotSupported(InvalidRequest):
     pass
 
 

@@ -315,6 +315,45 @@ class Settings(BaseSettings):
         "refused."
     )
 
+    # --- Audio --------------------------------------------------------------------------
+    # Audio URLs go through the same URL guard and its settings, as video URLs do.
+    max_audio_bytes: int = Field(
+        128 * MB, gt=0, description="Largest accepted audio file, in bytes, as received "
+        "(downloaded, decoded from base64 or read from disk); a 10-minute 48 kHz stereo WAV "
+        "is 110 MiB. A download is cut off as soon as it passes it."
+    )
+    max_audios_per_request: int = Field(
+        4, ge=0, description="Most audio parts one request may carry (0 refuses all audio)."
+    )
+    max_total_audio_bytes: int = Field(
+        256 * MB, gt=0, description="Largest total of all audio files in one request, in bytes."
+    )
+    max_audio_seconds: float = Field(
+        900.0, gt=0, description="Longest accepted audio, in seconds. Checked against the "
+        "declared duration before decoding, and again while decoding, so a file that lies "
+        "about its length is stopped at the limit."
+    )
+    audio_decode_timeout_s: float = Field(
+        60.0, gt=0, description="Deadline for decoding and re-encoding one audio file. The "
+        "decoder process is killed when it passes and the request gets a 400."
+    )
+    audio_decode_max_memory_mb: int = Field(
+        1024, ge=256, description="Address-space limit of each audio decoder process, in MiB "
+        "(RLIMIT_AS). A file that needs more fails that request only."
+    )
+    audio_workers: int = Field(
+        0, ge=0, description="Audio decoder processes that may run at once; more files wait. "
+        "0: half the CPU cores, at least 1."
+    )
+    audio_fetch_timeout_s: float = Field(
+        60.0, gt=0, description="Deadline for downloading one audio URL, redirects included."
+    )
+    audio_local_dir: Path | None = Field(
+        None, description="Directory from which local audio paths and file:// URLs may be "
+        "read (symlinks are resolved and must stay inside). Unset: local audio files are "
+        "refused."
+    )
+
     # --- Model storage --------------------------------------------------------------------
     # Read by model_source at start-up: a baked model, a network volume or the container disk.
     base_path: Path = Field(

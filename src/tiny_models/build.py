@@ -1,9 +1,10 @@
-"""Build a tiny, randomly initialised Qwen2-VL (or text-only Qwen2) checkpoint, offline.
+"""Build a tiny, randomly initialised Qwen2-VL (or Qwen2, or Qwen2-Audio) checkpoint, offline.
 
 Why this exists: the tests run the real SGLang server on a CPU, and no model may be downloaded.
 The model's text is noise; it exists so that a request takes SGLang's real path (chat template,
 image processor, vision tower, scheduler, streaming), and so that
-``usage.prompt_tokens_details.image_tokens > 0`` proves an image reached the model.
+``usage.prompt_tokens_details.image_tokens > 0`` proves an image reached the model
+(``audio_tokens > 0`` an audio clip, with ``--audio``).
 
 What it writes (about 0.5 MB, in the layout of the published Qwen2-VL checkpoints):
 - ``config.json``: flat, text fields at the top level, ``vision_config.in_chans`` (SGLang reads
@@ -18,13 +19,30 @@ What it writes (about 0.5 MB, in the layout of the published Qwen2-VL checkpoint
 - ``tiny_model_build.json``: the build stamp (builder hash, library versions, file hashes).
 With ``--text-only`` (``vision=False``) it writes a text-only Qwen2 instead, for testing the
 "model does not support vision" path.
+With ``--audio`` (``audio=True``; ``vision`` is then not read) it writes a Qwen2-Audio instead
+(``Qwen2AudioForConditionalGeneration``, about 0.5 MB), in the published nested layout:
+- ``config.json``: model_type ``qwen2_audio``, ``text_config`` (the same text model as above,
+  model_type ``qwen2``), ``audio_config`` (a Whisper-style encoder: 128 mel bins, 32 wide,
+  2 layers, 2 heads; ``max_source_positions`` stays 1500, since the tower only takes exactly
+  3000 mel frames, one 30 s window) and ``audio_token_index``.
+- ``model.safetensors``: weights named ``language_model.model.*``, ``language_model.lm_head.*``,
+  ``audio_tower.*`` and ``multi_modal_projector.*``, the names SGLang's ``load_weights`` reads.
+- the tokenizer with Qwen2-Audio's 6 special tokens (``<|endoftext|>``, ``<|im_start|>``,
+  ``<|im_end|>``, ``<|AUDIO|>``, ``<|audio_bos|>``, ``<|audio_eos|>``) and a chat template that
+  renders each audio part (``audio``, ``audio_url``, or the bare ``{"type": "audio"}`` that
+  SGLang turns ``audio_url`` parts into) as ``Audio N: <|audio_bos|><|AUDIO|><|audio_eos|>``.
+- ``preprocessor_config.json``: the real WhisperFeatureExtractor settings of Qwen2-Audio (128 mel
+  bins, 16 kHz, 30 s chunks, hop 160, n_fft 400, attention mask on), so a clip of s seconds
+  costs about 25*s audio tokens, capped at 750 for 30 s and more; ``processor_config.json`` and
+  ``chat_template.json`` for ``AutoProcessor`` (``Qwen2AudioProcessor``).
 
 Contract: deterministic (fixed seed, sorted JSON: two builds are byte-identical), idempotent (a
 complete build by the same builder and libraries is left alone), atomic (built in a temporary
 directory and renamed, so an interrupted build never leaves half a model), and it refuses to
 replace a non-empty directory that it did not build.
 
-Usage: python -m tiny_models.build --out DIR [--text-only]   (prints DIR last; ``make models``)
+Usage: python -m tiny_models.build --out DIR [--text-only | --audio]
+(prints DIR last; ``make models``)
 
 It imports torch and transformers. The worker never imports or runs it: a CPU run without
 ``MODEL_NAME`` serves the model it finds at ``TINY_MODEL_DIR``.
@@ -47,10 +65,19 @@ from pathlib import Path
 
 STAMP_NAME = "tiny_model_build.json"
 SEED = 20240917
-BPE_VOCAB_SIZE = 498  # byte alphabet plus merges; with the 14 special tokens: 512 ids
+BPE_VOCAB_SIZE = 498  # byte alphabet plus merges; with the 14 (6 audio) special tokens: 512 (504)
+# ids; the embedding is padded to a multiple of 64, 512 rows either way
 MAX_CONTEXT = 4096
 
 TEXT = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "head_dim": 16, "mlp": 128}
+AUDIO = {
+    "width": 32,
+    "layers": 2,
+    "heads": 2,
+    "ffn": 128,
+    "mel_bins": 128,
+    "max_source_positions": 1500,  # 3000 mel frames after the stride-2 conv: one 30 s window
+}
 VISION = {
     "width": 32,
     "blocks": 2,
@@ -62,7 +89,7 @@ VISION = {
     "in_chans": 3,
 }
 
-SPECIAL_TOKENS = (
+SPECIAL_TOKENS = (  # Qwen2-VL's, also the text-only variant's
     "<|endoftext|>",
     "<|im_start|>",
     "<|im_end|>",
@@ -77,6 +104,14 @@ SPECIAL_TOKENS = (
     "<|vision_pad|>",
     "<|image_pad|>",
     "<|video_pad|>",
+)
+AUDIO_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|AUDIO|>",
+    "<|audio_bos|>",
+    "<|audio_eos|>",
 )
 
 # Qwen2's pre-tokenizer split: contractions, letter runs, single digits, punctuation, spaces.
@@ -122,6 +157,23 @@ QWEN2_VL_CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# The published Qwen2-Audio-7B-Instruct template, which matches parts with an ``audio`` or
+# ``audio_url`` key, plus parts typed ``audio``: SGLang turns each ``audio_url`` part into a bare
+# ``{"type": "audio"}`` before it renders the template.
+QWEN2_AUDIO_CHAT_TEMPLATE = (
+    "{% set audio_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+    "{% set audio_count.value = audio_count.value + 1 %}"
+    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
 # ChatML as Qwen2 uses it; content may be a string or a list of text parts.
 QWEN2_CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
@@ -134,12 +186,14 @@ QWEN2_CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(out: Path, *, vision: bool = True) -> Path:
-    """Build the model into ``out`` unless it already holds this exact build; return ``out``."""
+def build_tiny_model(out: Path, *, vision: bool = True, audio: bool = False) -> Path:
+    """Build the model into ``out`` unless it already holds this exact build; return ``out``.
+    ``audio=True`` builds the Qwen2-Audio variant (``vision`` is then not read)."""
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
+    variant = "qwen2-audio" if audio else "qwen2-vl" if vision else "qwen2"
     with _lock(out.parent):
-        expected = _build_key(vision)
+        expected = _build_key(variant)
         if _is_complete_build(out, expected):
             return out
         if out.exists() and any(out.iterdir()) and not (out / STAMP_NAME).exists():
@@ -148,7 +202,7 @@ def build_tiny_model(out: Path, *, vision: bool = True) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
-            _write_model(staging, vision=vision)
+            _write_model(staging, variant)
             files = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
             _write_json(staging / STAMP_NAME, {**expected, "files": files})
             _make_readable(staging)
@@ -158,11 +212,11 @@ def build_tiny_model(out: Path, *, vision: bool = True) -> Path:
     return out
 
 
-def _build_key(vision: bool) -> dict:
+def _build_key(variant: str) -> dict:
     """What a build depends on; read without importing torch, so that a no-op run is fast."""
     return {
         "builder_sha256": _sha256(Path(__file__)),
-        "variant": "qwen2-vl" if vision else "qwen2",
+        "variant": variant,
         "versions": {name: version(name) for name in ("safetensors", "tokenizers", "torch")},
     }
 
@@ -179,12 +233,18 @@ def _is_complete_build(out: Path, expected: dict) -> bool:
     return present == set(files) and all(_sha256(out / n) == h for n, h in files.items())
 
 
-def _write_model(directory: Path, *, vision: bool) -> None:
-    tokenizer = _train_tokenizer()
-    ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
+def _write_model(directory: Path, variant: str) -> None:
+    audio, vision = variant == "qwen2-audio", variant == "qwen2-vl"
+    special = AUDIO_SPECIAL_TOKENS if audio else SPECIAL_TOKENS
+    tokenizer = _train_tokenizer(special)
+    ids = {token: tokenizer.token_to_id(token) for token in special}
     vocab_size = -(-tokenizer.get_vocab_size(with_added_tokens=True) // 64) * 64
-    config = _qwen2_vl_config(vocab_size, ids) if vision else _qwen2_config(vocab_size, ids)
-    template = QWEN2_VL_CHAT_TEMPLATE if vision else QWEN2_CHAT_TEMPLATE
+    if audio:
+        config, template = _qwen2_audio_config(vocab_size, ids), QWEN2_AUDIO_CHAT_TEMPLATE
+    elif vision:
+        config, template = _qwen2_vl_config(vocab_size, ids), QWEN2_VL_CHAT_TEMPLATE
+    else:
+        config, template = _qwen2_config(vocab_size, ids), QWEN2_CHAT_TEMPLATE
 
     _write_json(directory / "config.json", config)
     _write_json(
@@ -200,10 +260,16 @@ def _write_model(directory: Path, *, vision: bool) -> None:
     if vision:
         _write_json(directory / "preprocessor_config.json", _preprocessor_config())
         _write_json(directory / "chat_template.json", {"chat_template": template})
-    _write_weights(directory / "model.safetensors", _weight_shapes(vocab_size, vision))
+    if audio:
+        _write_json(directory / "preprocessor_config.json", _audio_preprocessor_config())
+        _write_json(directory / "processor_config.json", _audio_processor_config())
+        _write_json(directory / "chat_template.json", {"chat_template": template})
+        _write_weights(directory / "model.safetensors", _audio_weight_shapes(vocab_size))
+    else:
+        _write_weights(directory / "model.safetensors", _weight_shapes(vocab_size, vision))
 
 
-def _train_tokenizer():
+def _train_tokenizer(special_tokens: tuple[str, ...]):
     from tokenizers import (
         AddedToken,
         Regex,
@@ -232,7 +298,7 @@ def _train_tokenizer():
     )
     tokenizer.train_from_iterator(CORPUS.splitlines(keepends=True), trainer=trainer)
     tokenizer.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
+        [AddedToken(t, special=True, normalized=False) for t in special_tokens]
     )
     return tokenizer
 
@@ -297,6 +363,35 @@ def _qwen2_vl_config(vocab_size: int, ids: dict[str, int]) -> dict:
     }
 
 
+def _qwen2_audio_config(vocab_size: int, ids: dict[str, int]) -> dict:
+    """The nested layout of the published Qwen2-Audio checkpoints."""
+    return {
+        "architectures": ["Qwen2AudioForConditionalGeneration"],
+        "audio_config": {
+            "activation_dropout": 0.0,
+            "activation_function": "gelu",
+            "attention_dropout": 0.0,
+            "d_model": AUDIO["width"],
+            "dropout": 0.0,
+            "encoder_attention_heads": AUDIO["heads"],
+            "encoder_ffn_dim": AUDIO["ffn"],
+            "encoder_layerdrop": 0.0,
+            "encoder_layers": AUDIO["layers"],
+            "initializer_range": 0.02,
+            "max_source_positions": AUDIO["max_source_positions"],
+            "model_type": "qwen2_audio_encoder",
+            "num_mel_bins": AUDIO["mel_bins"],
+            "scale_embedding": False,
+        },
+        "audio_token_index": ids["<|AUDIO|>"],
+        "ignore_index": -100,
+        "model_type": "qwen2_audio",
+        "text_config": {**_text_fields(vocab_size, ids), "model_type": "qwen2"},
+        "torch_dtype": "bfloat16",
+        "vocab_size": vocab_size,
+    }
+
+
 def _tokenizer_config(ids: dict[str, int], chat_template: str) -> dict:
     return {
         "add_prefix_space": False,
@@ -309,9 +404,9 @@ def _tokenizer_config(ids: dict[str, int], chat_template: str) -> dict:
                 "single_word": False,
                 "special": True,
             }
-            for t in SPECIAL_TOKENS
+            for t in ids
         },
-        "additional_special_tokens": list(SPECIAL_TOKENS[1:]),
+        "additional_special_tokens": list(ids)[1:],
         "bos_token": None,
         "chat_template": chat_template,
         "clean_up_tokenization_spaces": False,
@@ -347,17 +442,44 @@ def _preprocessor_config() -> dict:
     }
 
 
-def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the published checkpoint layout, by name."""
+def _audio_preprocessor_config() -> dict:
+    """Qwen2-Audio's WhisperFeatureExtractor, as published: 30 s windows of 128 mel bins."""
+    sampling_rate, chunk_length, hop_length = 16000, 30, 160
+    return {
+        "chunk_length": chunk_length,
+        "feature_extractor_type": "WhisperFeatureExtractor",
+        "feature_size": AUDIO["mel_bins"],
+        "hop_length": hop_length,
+        "n_fft": 400,
+        "n_samples": chunk_length * sampling_rate,
+        "nb_max_frames": chunk_length * sampling_rate // hop_length,
+        "padding_side": "right",
+        "padding_value": 0.0,
+        "processor_class": "Qwen2AudioProcessor",
+        "return_attention_mask": True,
+        "sampling_rate": sampling_rate,
+    }
+
+
+def _audio_processor_config() -> dict:
+    return {
+        "audio_bos_token": "<|audio_bos|>",
+        "audio_eos_token": "<|audio_eos|>",
+        "audio_token": "<|AUDIO|>",
+        "processor_class": "Qwen2AudioProcessor",
+    }
+
+
+def _text_weight_shapes(vocab_size: int, prefix: str = "") -> dict[str, tuple[int, ...]]:
     h, mlp = TEXT["hidden"], TEXT["mlp"]
     q, kv = TEXT["heads"] * TEXT["head_dim"], TEXT["kv_heads"] * TEXT["head_dim"]
     shapes: dict[str, tuple[int, ...]] = {
-        "model.embed_tokens.weight": (vocab_size, h),
-        "model.norm.weight": (h,),
-        "lm_head.weight": (vocab_size, h),
+        prefix + "model.embed_tokens.weight": (vocab_size, h),
+        prefix + "model.norm.weight": (h,),
+        prefix + "lm_head.weight": (vocab_size, h),
     }
     for i in range(TEXT["layers"]):
-        p = f"model.layers.{i}."
+        p = f"{prefix}model.layers.{i}."
         shapes |= {
             p + "self_attn.q_proj.weight": (q, h),
             p + "self_attn.q_proj.bias": (q,),
@@ -372,6 +494,13 @@ def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
             p + "input_layernorm.weight": (h,),
             p + "post_attention_layernorm.weight": (h,),
         }
+    return shapes
+
+
+def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the published checkpoint layout, by name."""
+    h = TEXT["hidden"]
+    shapes = _text_weight_shapes(vocab_size)
     if not vision:
         return shapes
     w, merged = VISION["width"], VISION["width"] * VISION["merge"] ** 2
@@ -407,6 +536,44 @@ def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
         "visual.merger.mlp.2.weight": (h, merged),
         "visual.merger.mlp.2.bias": (h,),
     }
+    return shapes
+
+
+def _audio_weight_shapes(vocab_size: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the published Qwen2-Audio layout, by name (the audio tower is
+    transformers' ``Qwen2AudioEncoder``: no bias on ``k_proj``)."""
+    w, ffn, mels = AUDIO["width"], AUDIO["ffn"], AUDIO["mel_bins"]
+    shapes = _text_weight_shapes(vocab_size, prefix="language_model.")
+    shapes |= {
+        "audio_tower.conv1.weight": (w, mels, 3),
+        "audio_tower.conv1.bias": (w,),
+        "audio_tower.conv2.weight": (w, w, 3),
+        "audio_tower.conv2.bias": (w,),
+        "audio_tower.embed_positions.weight": (AUDIO["max_source_positions"], w),
+        "audio_tower.layer_norm.weight": (w,),
+        "audio_tower.layer_norm.bias": (w,),
+        "multi_modal_projector.linear.weight": (TEXT["hidden"], w),
+        "multi_modal_projector.linear.bias": (TEXT["hidden"],),
+    }
+    for i in range(AUDIO["layers"]):
+        p = f"audio_tower.layers.{i}."
+        shapes |= {
+            p + "self_attn.q_proj.weight": (w, w),
+            p + "self_attn.q_proj.bias": (w,),
+            p + "self_attn.k_proj.weight": (w, w),
+            p + "self_attn.v_proj.weight": (w, w),
+            p + "self_attn.v_proj.bias": (w,),
+            p + "self_attn.out_proj.weight": (w, w),
+            p + "self_attn.out_proj.bias": (w,),
+            p + "self_attn_layer_norm.weight": (w,),
+            p + "self_attn_layer_norm.bias": (w,),
+            p + "fc1.weight": (ffn, w),
+            p + "fc1.bias": (ffn,),
+            p + "fc2.weight": (w, ffn),
+            p + "fc2.bias": (w,),
+            p + "final_layer_norm.weight": (w,),
+            p + "final_layer_norm.bias": (w,),
+        }
     return shapes
 
 
@@ -471,11 +638,15 @@ def _lock(directory: Path) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory to build into")
-    parser.add_argument(
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument(
         "--text-only", action="store_true", help="build a text-only Qwen2 instead of Qwen2-VL"
     )
+    variant.add_argument(
+        "--audio", action="store_true", help="build a Qwen2-Audio instead of Qwen2-VL"
+    )
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.out, vision=not args.text_only))
+    print(build_tiny_model(args.out, vision=not args.text_only, audio=args.audio))
     return 0
 
 

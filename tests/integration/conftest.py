@@ -42,6 +42,11 @@ def tiny_text_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_audio_model() -> Path:
+    return build_model("tiny-qwen2-audio", "--audio")
+
+
+@pytest.fixture(scope="session")
 def image_dir(tmp_path_factory) -> Path:
     """The only directory local image paths may come from (IMAGE_LOCAL_DIR)."""
     return tmp_path_factory.mktemp("images")

@@ -22,7 +22,7 @@ WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # functions, a shell command, a Python keyword, and the RunPod field the emulator does not serve.
 EXTERNAL = {"audio_url", "input_audio", "video_url", "document", "input_file", "item_reference",
             "save_pretrained", "reduce", "smart_resize", "ps", "finally", "webhook",
-            "avg_frame_rate", "smart_nframes", "yuv420p"}
+            "avg_frame_rate", "smart_nframes", "yuv420p", "load_audio", "load_weights"}
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:

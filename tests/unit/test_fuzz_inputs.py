@@ -78,9 +78,9 @@ async def test_preparing_any_chat_body_returns_a_body_or_names_the_bad_part(
         assert error.param and error.param.startswith("messages[")
         assert error.message and "Traceback" not in error.message
     else:
-        assert report.count == api_for(CHAT_ROUTE).count_images(body)
+        assert report.count == api_for(CHAT_ROUTE).count("image", body)
         assert all(part.source.startswith("data:image/")
-                   for part in api_for(CHAT_ROUTE).images(prepared))
+                   for part in api_for(CHAT_ROUTE).parts("image", prepared))
         assert report.changed <= report.count
     assert attempts == []
 
@@ -114,8 +114,8 @@ async def test_any_newer_api_body_is_prepared_or_refused_naming_the_part(
         if isinstance(error, ImageError):
             assert error.param and error.param.startswith(("input[", "messages["))
     else:
-        assert report.count == api_for(route).count_images(body)
-        parts = api_for(route).images(prepared)
+        assert report.count == api_for(route).count("image", body)
+        parts = api_for(route).parts("image", prepared)
         if route != "/v1/messages":
             assert all(part.source.startswith("data:image/") for part in parts)
         else:

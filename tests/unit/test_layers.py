@@ -1,12 +1,12 @@
 """The package's plan, checked: imports run only downward and never in a circle.
 
 Layers, lowest first: the shared leaves (``errors``, ``settings``, ``routes``,
-``loop_session``, ``child_process``, ``sse``); ``engine`` and ``images`` (siblings that never import
-each other); ``video`` (which reads its sources through the image package's guarded fetch);
-``apis`` (one module per API: bodies, field rules, where media sit); the
-transport-neutral ``pipeline``; the two faces ``jobs`` (RunPod) and ``http`` (which never
-import each other); ``main``. The RunPod emulator (``runpod_local``) may use the product; nothing in
-``sglang_worker`` imports it.
+``loop_session``, ``child_process``, ``sse``); ``engine`` and ``images`` (siblings that never
+import each other); ``decoder`` (the child process that decodes untrusted media, and the source
+reading video and audio share with images); ``video`` and ``audio`` (siblings); ``apis`` (one
+module per API: bodies, field rules, where media sit); the transport-neutral ``pipeline``; the
+two faces ``jobs`` (RunPod) and ``http`` (which never import each other); ``main``. The RunPod
+emulator (``runpod_local``) may use the product; nothing in ``sglang_worker`` imports it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from tests.support.paths import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 LAYER = {"errors": 0, "settings": 0, "routes": 0, "loop_session": 0, "child_process": 0, "sse": 0,
-         "engine": 1, "images": 1, "video": 2,
-         "apis": 3, "pipeline": 4, "jobs": 5, "http": 5, "main": 6}
+         "engine": 1, "images": 1, "decoder": 2, "video": 3, "audio": 3,
+         "apis": 4, "pipeline": 5, "jobs": 6, "http": 6, "main": 7}
 
 
 def module_name(path: Path) -> str:

@@ -11,11 +11,13 @@ Contract:
 - ``Api``: one API's whole knowledge. ``body_model`` checks shape only (the body is forwarded as
   it came), ``fields`` the top-level rules, ``nested`` the rules for SGLang's nested models
   (content parts, embedding inputs) keyed by model name, ``check`` the content rules beyond the
-  fields, ``image_slots`` a lenient walk (never raises) of the places an image may sit,
-  ``image_part`` the strict reading of one slot, and ``put_image`` what an image slot becomes
-  once the worker has prepared its image, and ``finish`` what the worker sets on every body
-  of the API (Responses: ``store`` off). ``video_slots``, ``video_part`` and ``put_video`` are
-  the same three for video parts (``video.VideoPart``). ``token_fields`` hold token ids the
+  fields, ``media`` where each medium ("image", "video", "audio") sits in its bodies, and
+  ``finish`` what the worker sets on every body of the API (Responses: ``store`` off). A
+  ``Medium`` is three functions: ``slots``, a lenient walk (never raises) of the places a part
+  of that medium may sit; ``part``, the strict reading of one slot (an ``ImagePart``,
+  ``VideoPart`` or ``AudioPart``); and ``put``, what a slot becomes once the worker has
+  prepared its part. ``count``, ``parts`` and ``with_prepared`` apply them to a body, for any
+  medium, so a new medium is a new entry, not new plumbing. ``token_fields`` hold token ids the
   worker checks against the vocabulary, and ``accepts`` says in the caller's words what a field
   of several shapes takes (for shape errors). Which error shape a route answers in is the route's
   (``routes.Route.anthropic``), decided at the door before any API module is looked up.
@@ -33,12 +35,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sglang_worker.errors import ImageError, InvalidRequest, VideoError
+from sglang_worker.audio.parts import AudioPart
+from sglang_worker.errors import InvalidRequest, media_error
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.video.parts import VideoPart
 
 Verdict = Literal["plain", "media", "refused", "dropped"]
+MediaKind = Literal["image", "video", "audio"]
+MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "video", "audio")
 Slot = tuple[Location, Any]
+Part = ImagePart | VideoPart | AudioPart
+_PARTS: dict[str, type[ImagePart] | type[VideoPart] | type[AudioPart]] = {
+    "image": ImagePart, "video": VideoPart, "audio": AudioPart}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +75,17 @@ def _no_check(body: dict[str, Any]) -> None:
     return None
 
 
-def _no_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return iter(())
+def _as_is(old: Any, url: str) -> Any:
+    return url
 
 
-def _no_part(location: Location, value: Any) -> ImagePart:
-    raise AssertionError("an API without image slots has no image parts")
+@dataclass(frozen=True, slots=True)
+class Medium:
+    """Where one medium sits in an API's bodies (see the module contract)."""
 
-
-def _no_video(location: Location, value: Any) -> VideoPart:
-    raise AssertionError("an API without video slots has no video parts")
+    slots: Callable[[dict[str, Any]], Iterator[Slot]]
+    part: Callable[[Location, Any], Part]
+    put: Callable[[Any, str], Any] = _as_is
 
 
 @dataclass(frozen=True)
@@ -88,45 +97,34 @@ class Api:
     sglang_models: tuple[str, ...]  # "module:Class" of the request models the fields audit
     nested: Mapping[str, Mapping[str, Rule]] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] = _no_check
-    image_slots: Callable[[dict[str, Any]], Iterator[Slot]] = _no_slots
-    image_part: Callable[[Location, Any], ImagePart] = _no_part
-    put_image: Callable[[Any, str], Any] = lambda old, url: url
-    video_slots: Callable[[dict[str, Any]], Iterator[Slot]] = _no_slots
-    video_part: Callable[[Location, Any], VideoPart] = _no_video
-    put_video: Callable[[Any, str], Any] = lambda old, url: url
+    media: Mapping[MediaKind, Medium] = field(default_factory=dict)
     finish: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     token_fields: tuple[str, ...] = ()
     accepts: Mapping[str, str] = field(default_factory=dict)  # union fields, in the caller's words
 
-    def count_images(self, body: Any) -> int:
-        """How many image parts ``body`` carries; never raises."""
-        return sum(1 for _ in self.image_slots(body)) if isinstance(body, dict) else 0
+    def count(self, kind: MediaKind, body: Any) -> int:
+        """How many parts of medium ``kind`` ``body`` carries; never raises."""
+        medium = self.media.get(kind)
+        if medium is None or not isinstance(body, dict):
+            return 0
+        return sum(1 for _ in medium.slots(body))
 
-    def images(self, body: dict[str, Any]) -> list[ImagePart]:
-        """The image parts in request order; a malformed one raises ``ImageError``."""
-        return [self.image_part(location, value) for location, value in self.image_slots(body)]
+    def parts(self, kind: MediaKind, body: dict[str, Any]) -> list[Any]:
+        """The parts of medium ``kind`` in request order; a malformed one raises that
+        medium's ``MediaPartError``."""
+        medium = self.media.get(kind)
+        if medium is None:
+            return []
+        return [medium.part(location, value) for location, value in medium.slots(body)]
 
-    def with_images(self, body: dict[str, Any], urls: Mapping[Location, str]) -> dict[str, Any]:
-        """``body`` with each image slot rewritten around its prepared data URL."""
+    def with_prepared(self, kind: MediaKind, body: dict[str, Any],
+                      urls: Mapping[Location, str]) -> dict[str, Any]:
+        """``body`` with each slot of medium ``kind`` rewritten around its prepared data URL."""
         if not urls:
             return body
-        old = dict(self.image_slots(body))
-        return replace_at(body, {loc: self.put_image(old[loc], url) for loc, url in urls.items()})
-
-    def count_videos(self, body: Any) -> int:
-        """How many video parts ``body`` carries; never raises."""
-        return sum(1 for _ in self.video_slots(body)) if isinstance(body, dict) else 0
-
-    def videos(self, body: dict[str, Any]) -> list[VideoPart]:
-        """The video parts in request order; a malformed one raises ``VideoError``."""
-        return [self.video_part(location, value) for location, value in self.video_slots(body)]
-
-    def with_videos(self, body: dict[str, Any], urls: Mapping[Location, str]) -> dict[str, Any]:
-        """``body`` with each video slot rewritten around its prepared clip's data URL."""
-        if not urls:
-            return body
-        old = dict(self.video_slots(body))
-        return replace_at(body, {loc: self.put_video(old[loc], url) for loc, url in urls.items()})
+        medium = self.media[kind]
+        old = dict(medium.slots(body))
+        return replace_at(body, {loc: medium.put(old[loc], url) for loc, url in urls.items()})
 
     def apply_fields(self, body: dict[str, Any]) -> dict[str, Any]:
         """Refuse the refused fields (naming them and why), remove the dropped ones."""
@@ -149,22 +147,14 @@ def param_of(location: Location) -> str:
     return text
 
 
-def string_image(location: Location, value: Any, what: str) -> ImagePart:
-    """An image given as a bare string (``image_data``, an embedding input's ``image``)."""
+def string_part(kind: MediaKind, location: Location, value: Any, what: str) -> Part:
+    """A part given as a bare string (``image_data``, an embedding input's ``video``, an
+    ``audio_data`` entry)."""
     param = param_of(location)
     if not isinstance(value, str) or not value.strip():
-        raise ImageError(f"{what} must be a non-empty string (an image URL, a data URL or "
-                         f"base64 data), got {type(value).__name__}", param=param)
-    return ImagePart(param, value, location)
-
-
-def string_video(location: Location, value: Any, what: str) -> VideoPart:
-    """A video given as a bare string (``video_data``, an embedding input's ``video``)."""
-    param = param_of(location)
-    if not isinstance(value, str) or not value.strip():
-        raise VideoError(f"{what} must be a non-empty string (a video URL, a data URL or "
-                         f"base64 data), got {type(value).__name__}", param=param)
-    return VideoPart(param, value, location)
+        raise media_error(kind, f"{what} must be a non-empty string (a {kind} URL, a data URL "
+                          f"or base64 data), got {type(value).__name__}", param=param)
+    return _PARTS[kind](param, value, location)
 
 
 def refuse_kind(where: str, what: str, kind: Any, allowed: Iterable[str]) -> InvalidRequest:

@@ -22,20 +22,21 @@ from pydantic import field_validator
 
 from sglang_worker.apis.base import (
     Api,
+    MediaKind,
+    Medium,
+    Part,
     Slot,
     entries,
     media,
     plain,
     refused,
-    string_image,
-    string_video,
+    string_part,
 )
 from sglang_worker.apis.rules import ENGINE_ONLY, SCHEDULING
 from sglang_worker.apis.shapes import Open, TokenIds, not_empty
 from sglang_worker.errors import InvalidRequest
-from sglang_worker.images import ImagePart, Location
+from sglang_worker.images import Location
 from sglang_worker.routes import EMBEDDINGS_ROUTE
-from sglang_worker.video.parts import VideoPart
 
 
 class EmbeddingsBody(Open):
@@ -84,29 +85,22 @@ def check(body: dict[str, Any]) -> None:
                                  param=f"input[{i}]")
 
 
-def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return ((("input", i, "image"), item["image"]) for i, item in _items(body)
-            if item.get("image") is not None)
+def _medium(kind: MediaKind) -> Medium:
+    def slots(body: dict[str, Any]) -> Iterator[Slot]:
+        return (((("input", i, kind)), item[kind]) for i, item in _items(body)
+                if item.get(kind) is not None)
 
+    def part(location: Location, value: Any) -> Part:
+        return string_part(kind, location, value, f"an embedding input's {kind}")
 
-def image_part(location: Location, value: Any) -> ImagePart:
-    return string_image(location, value, "an embedding input's image")
-
-
-def video_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return ((("input", i, "video"), item["video"]) for i, item in _items(body)
-            if item.get("video") is not None)
-
-
-def video_part(location: Location, value: Any) -> VideoPart:
-    return string_video(location, value, "an embedding input's video")
+    return Medium(slots, part)
 
 
 API = Api(
     name="embeddings", routes=(EMBEDDINGS_ROUTE,), body_model=EmbeddingsBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:EmbeddingRequest",),
-    nested=NESTED, check=check, image_slots=image_slots, image_part=image_part,
-    video_slots=video_slots, video_part=video_part, token_fields=("input",),
+    nested=NESTED, check=check, media={kind: _medium(kind) for kind in ("image", "video")},
+    token_fields=("input",),
     accepts={"input": "a non-empty string, a list of strings, token ids, or a list of "
                       'multimodal inputs {"text", "image", "video"}'},
 )

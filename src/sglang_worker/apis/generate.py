@@ -7,9 +7,9 @@ Contract:
 - ``image_data``: a string, a list of strings, or a list of lists of strings (one list per
   prompt of a batch), each an image URL, data URL or base64 text, named ``image_data[1]`` or
   ``image_data[0][2]``. Any other entry (SGLang also takes pre-processed dicts and embeddings)
-  is refused, because SGLang would load it without the worker's checks. ``video_data`` takes
-  the same shapes for videos (``video_data[0]``), each turned into a vetted clip by the
-  worker; ``audio_data`` is refused until the worker vets audio.
+  is refused, because SGLang would load it without the worker's checks. ``video_data`` and
+  ``audio_data`` take the same shapes for videos (``video_data[0]``) and audio
+  (``audio_data[0]``), each turned into a vetted clip or track by the worker.
 - ``GenerateReqInput`` is a dataclass with many engine-internal fields; each has a rule below.
 """
 
@@ -22,12 +22,14 @@ from pydantic import field_validator, model_validator
 
 from sglang_worker.apis.base import (
     Api,
+    MediaKind,
+    Medium,
+    Part,
     Slot,
     media,
     plain,
     refused,
-    string_image,
-    string_video,
+    string_part,
 )
 from sglang_worker.apis.rules import (
     ENGINE_ONLY,
@@ -37,9 +39,8 @@ from sglang_worker.apis.rules import (
     SIZING_KNOBS,
 )
 from sglang_worker.apis.shapes import TOKEN_IDS, Open, TokenIds, not_empty
-from sglang_worker.images import ImagePart, Location
+from sglang_worker.images import Location
 from sglang_worker.routes import GENERATE_ROUTE
-from sglang_worker.video.parts import VideoPart
 
 
 class GenerateBody(Open):
@@ -57,8 +58,6 @@ class GenerateBody(Open):
         return self
 
 
-_UNVETTED = refused("only images are accepted: SGLang would fetch or open this media itself, "
-                    "with no address check")
 _BOOKKEEPING = refused("engine-internal bookkeeping that SGLang fills in itself")
 _CACHE_KEYS = refused("caller-chosen media cache keys could make SGLang reuse another "
                       "request's image features")
@@ -70,7 +69,7 @@ FIELDS = {
     "stream": plain("stream the answer"),
     "image_data": media("images, each vetted and sized by the worker"),
     "video_data": media("videos, each probed, bounded and re-encoded by the worker"),
-    "audio_data": _UNVETTED,
+    "audio_data": media("audio, each probed, bounded and re-encoded by the worker"),
     "input_embeds": refused("raw input embeddings bypass the tokenizer and every input check"),
     "positional_embed_overrides": refused("overrides the model's input embeddings"),
     "mm_hashes": _CACHE_KEYS,
@@ -105,27 +104,23 @@ def _leaves(key: str, data: Any) -> Iterator[Slot]:
             yield (key, i), item
 
 
-def image_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return _leaves("image_data", body.get("image_data"))
+def _medium(kind: MediaKind) -> Medium:
+    key = f"{kind}_data"
 
+    def slots(body: dict[str, Any]) -> Iterator[Slot]:
+        return _leaves(key, body.get(key))
 
-def image_part(location: Location, value: Any) -> ImagePart:
-    return string_image(location, value, "each image_data entry")
+    def part(location: Location, value: Any) -> Part:
+        return string_part(kind, location, value, f"each {key} entry")
 
-
-def video_slots(body: dict[str, Any]) -> Iterator[Slot]:
-    return _leaves("video_data", body.get("video_data"))
-
-
-def video_part(location: Location, value: Any) -> VideoPart:
-    return string_video(location, value, "each video_data entry")
+    return Medium(slots, part)
 
 
 API = Api(
     name="generate", routes=(GENERATE_ROUTE,), body_model=GenerateBody, fields=FIELDS,
     sglang_models=("sglang.srt.managers.io_struct:GenerateReqInput",),
-    image_slots=image_slots, image_part=image_part, video_slots=video_slots,
-    video_part=video_part, token_fields=("input_ids",),
+    media={kind: _medium(kind) for kind in ("image", "video", "audio")},
+    token_fields=("input_ids",),
     accepts={"text": "a non-empty string or a list of strings", "input_ids": TOKEN_IDS,
              "sampling_params": "an object or a list of objects"},
 )

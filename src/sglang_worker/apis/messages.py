@@ -25,6 +25,7 @@ from pydantic import Field, StrictInt
 
 from sglang_worker.apis.base import (
     Api,
+    Medium,
     Slot,
     content_parts,
     entries,
@@ -143,8 +144,8 @@ def put_image(block: dict[str, Any], url: str) -> dict[str, Any]:
                                         "data": data}}
 
 
-_COMMON = dict(fields=FIELDS, check=check, image_slots=image_slots, image_part=image_part,
-               put_image=put_image,
+_COMMON = dict(fields=FIELDS, check=check,
+               media={"image": Medium(image_slots, image_part, put_image)},
                accepts={"content": "a string or a list of content blocks"})
 API = Api(name="messages", routes=(MESSAGES_ROUTE,), body_model=MessagesBody,
           sglang_models=("sglang.srt.entrypoints.anthropic.protocol:AnthropicMessagesRequest",),

@@ -23,6 +23,7 @@ from typing import Any
 
 from sglang_worker.apis.base import (
     Api,
+    Medium,
     Slot,
     content_parts,
     entries,
@@ -140,6 +141,6 @@ def put_image(part: dict[str, Any], url: str) -> dict[str, Any]:
 API = Api(
     name="responses", routes=(RESPONSES_ROUTE,), body_model=ResponsesBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:ResponsesRequest",),
-    check=check, image_slots=image_slots, image_part=image_part, put_image=put_image,
+    check=check, media={"image": Medium(image_slots, image_part, put_image)},
     finish=store_off, accepts={"input": "a string or a list of input items"},
 )

@@ -3,22 +3,14 @@
 Contract: tokenize takes a ``prompt`` or chat ``messages``; detokenize takes ``tokens``. Both
 pass through under the field rules below. SGLang renders the chat template of tokenize's
 messages and loads nothing they point at, but the messages follow chat's content rules and
-their images and videos go through the media pipelines all the same (``apis.chat``): no media
+their images, videos and audio go through the media pipelines all the same (``apis.chat``): no media
 reaches SGLang unvetted, whether or not this release happens to load it.
 """
 
 from __future__ import annotations
 
 from sglang_worker.apis.base import Api, media, plain
-from sglang_worker.apis.chat import (
-    check,
-    image_part,
-    image_slots,
-    image_url_part,
-    video_part,
-    video_slots,
-    video_url_part,
-)
+from sglang_worker.apis.chat import MEDIA, check
 from sglang_worker.routes import DETOKENIZE_ROUTE, TOKENIZE_ROUTE
 
 _TEMPLATE = plain("chat template option; the template is rendered, nothing is loaded")
@@ -40,8 +32,7 @@ DETOKENIZE_FIELDS = {
 TOKENIZE_API = Api(
     name="tokenize", routes=(TOKENIZE_ROUTE,), body_model=None, fields=TOKENIZE_FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:TokenizeRequest",),
-    check=check, image_slots=image_slots, image_part=image_part, put_image=image_url_part,
-    video_slots=video_slots, video_part=video_part, put_video=video_url_part,
+    check=check, media=MEDIA,
 )
 DETOKENIZE_API = Api(
     name="detokenize", routes=(DETOKENIZE_ROUTE,), body_model=None, fields=DETOKENIZE_FIELDS,

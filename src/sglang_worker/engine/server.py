@@ -67,11 +67,13 @@ class EngineInfo:
     vision: bool
     vocab_size: int | None = None  # None: unknown, token ids are then only checked for sign
     # What sizes images for the model (images.model_grid reads them): config.json's
-    # model_type, preprocessor_config.json, and --mm-process-config's "image" settings.
+    # model_type, preprocessor_config.json, and --mm-process-config's "image" settings. The
+    # same preprocessor_config.json is an audio model's feature extractor (audio.rules).
     model_type: str | None = None
-    image_processor: Mapping[str, Any] | None = None
+    preprocessor: Mapping[str, Any] | None = None
     mm_image_config: Mapping[str, Any] = field(default_factory=dict)
     mm_video_config: Mapping[str, Any] = field(default_factory=dict)  # samples videos
+    audio: bool = False  # the model takes audio input (SGLang's has_audio_understanding)
 
 
 def engine_port(configured: int) -> int:
@@ -176,13 +178,14 @@ class Engine:
         if not isinstance(served, str) or not served:
             raise EngineStartError(f"the SGLang server's /v1/models answer (HTTP {status}) "
                                    f"names no model: {models!r:.200}")
-        vision = False
+        vision = audio = False
         for route in ("/model_info", "/get_model_info"):
             status, body = ask(route)
             if status == 200 and isinstance(body, dict):
                 vision = bool(body.get("has_image_understanding"))
+                audio = bool(body.get("has_audio_understanding"))
                 break
-        return EngineInfo(self.base_url, served, vision)
+        return EngineInfo(self.base_url, served, vision, audio=audio)
 
     def watch(self, on_death: Callable[[int], None]) -> None:
         def wait() -> None:
@@ -248,12 +251,12 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
         engine.wait_ready(settings.engine_startup_timeout_s)
         info = replace(engine.info(), vocab_size=vocab_size(model, env),
                        model_type=model_type(model, env),
-                       image_processor=model_json(model, "preprocessor_config.json", env),
+                       preprocessor=model_json(model, "preprocessor_config.json", env),
                        mm_image_config=plan.mm_image_config,
                        mm_video_config=plan.mm_video_config)
     except BaseException:
         engine.stop()
         raise
-    log.info("SGLang ready in %.1f s: model=%s vision=%s", time.monotonic() - started,
-             info.served_model, info.vision)
+    log.info("SGLang ready in %.1f s: model=%s vision=%s audio=%s", time.monotonic() - started,
+             info.served_model, info.vision, info.audio)
     return engine, info

@@ -57,6 +57,7 @@ class ImageBudget:
             self._refuse_total()
 
     def _refuse_total(self) -> None:
-        raise media_error(self.noun, f"the {self.noun}s of this request total more than "
+        plural = "audio files" if self.noun == "audio" else f"{self.noun}s"
+        raise media_error(self.noun, f"the {plural} of this request total more than "
                           f"{describe_size(self.total)}, the limit "
                           f"(MAX_TOTAL_{self.noun.upper()}_BYTES)")

@@ -73,15 +73,16 @@ class _VettedResolver(AbstractResolver):
 class ImageFetcher:
     def __init__(self, settings: Settings, policy: AddressPolicy | None = None,
                  noun: str = "image") -> None:
-        self._noun = noun  # "video": the same guard for video URLs, worded for video
+        self._noun = noun  # "video", "audio": the same guard, worded for that medium
         self._policy = policy or AddressPolicy(allow_private=settings.image_allow_private_urls)
         self._allowed_domains = tuple(
             d.strip().lower().strip(".") for d in settings.image_allowed_domains.split(",")
             if d.strip()
         )
         self._max_redirects = settings.image_max_redirects
-        self._total_s = (settings.video_fetch_timeout_s if noun == "video"
-                         else settings.image_fetch_timeout_s)
+        self._total_s = {"image": settings.image_fetch_timeout_s,
+                         "video": settings.video_fetch_timeout_s,
+                         "audio": settings.audio_fetch_timeout_s}[noun]
         self._connect_s = settings.image_fetch_connect_timeout_s
         self._session = LoopSession(self._new_session)
 

@@ -1,37 +1,35 @@
-"""Every image and video of a request body made safe: the route's API module and the media
-pipelines, joined.
+"""Every image, video and audio part of a request body made safe: the route's API module and
+the media pipelines, joined.
 
-Contract: ``prepare_images(images, route, body, grid)`` returns the body with each image part
-the route's API module finds (``apis``) replaced by the data URL ``images.ImagePipeline``
-prepared for it, and the ``ImageReport``; ``prepare_videos(videos, route, body, rules)`` does the
-same for video parts with ``video.VideoPipeline``'s clips and a ``VideoReport``. A route without
-such parts (or without an API module, a read route) returns the body as it came. One bad part
-fails the request with the ``ImageError`` or ``VideoError`` that names it.
+Contract: ``prepare_media(pipeline, kind, route, body, sizing)`` returns the body with each
+part of medium ``kind`` that the route's API module finds (``apis``) replaced around the data
+URL the medium's pipeline prepared for it (``images.ImagePipeline`` with a ``PixelGrid``,
+``video.pipeline.VideoPipeline`` with ``VideoRules``, ``audio.pipeline.AudioPipeline`` with
+``AudioRules``), and the pipeline's report. A route without such parts (or without an API
+module, a read route) returns the body as it came, and the pipeline's empty report. One bad
+part fails the request with the medium's ``MediaPartError`` that names it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
 from sglang_worker.apis import api_for
-from sglang_worker.images import ImagePipeline, ImageReport, PixelGrid
-from sglang_worker.video.pipeline import VideoPipeline, VideoReport
-from sglang_worker.video.sampling import VideoRules
+from sglang_worker.apis.base import MediaKind
+from sglang_worker.images import Location
+
+R = TypeVar("R", covariant=True)
 
 
-async def prepare_images(images: ImagePipeline, route: str, body: dict[str, Any],
-                         grid: PixelGrid | None = None) -> tuple[dict[str, Any], ImageReport]:
+class MediaPipeline(Protocol[R]):
+    async def prepare(self, parts: list[Any], sizing: Any, /
+                      ) -> tuple[Mapping[Location, str], R]: ...
+
+
+async def prepare_media(pipeline: MediaPipeline[R], kind: MediaKind, route: str,
+                        body: dict[str, Any], sizing: Any) -> tuple[dict[str, Any], R]:
     api = api_for(route)
-    if api is None:
-        return body, ImageReport()
-    urls, report = await images.prepare(api.images(body), grid)
-    return api.with_images(body, urls), report
-
-
-async def prepare_videos(videos: VideoPipeline, route: str, body: dict[str, Any],
-                         rules: VideoRules) -> tuple[dict[str, Any], VideoReport]:
-    api = api_for(route)
-    if api is None:
-        return body, VideoReport()
-    urls, report = await videos.prepare(api.videos(body), rules)
-    return api.with_videos(body, urls), report
+    parts = api.parts(kind, body) if api is not None else []
+    urls, report = await pipeline.prepare(parts, sizing)
+    return (api.with_prepared(kind, body, urls) if api is not None else body), report

@@ -5,12 +5,14 @@ Contract:
 - ``Pipeline.check_alive()`` raises ``EngineUnavailable`` once the engine has stopped, so a
   face can refuse work before it parses anything.
 - ``Pipeline.call(request, stats)`` and ``Pipeline.events(request, stats)`` first make every
-  image part safe (``media.prepare_images``: the route's API module finds the parts and puts
-  back what ``images.ImagePipeline`` prepared; a text-only model refuses images with
-  ``VisionNotSupported``), then call the engine: ``call`` returns the engine's response,
-  ``events`` yields lists of whole SSE events as SGLang produces them. An error the engine
-  sends inside its stream is raised after the events before it were yielded. Nothing blocks
-  the event loop: image work runs in a thread pool, engine calls are aiohttp.
+  image, video and audio part safe (``media.prepare_media``: the route's API module finds the
+  parts and puts back what the medium's pipeline prepared; a model without vision refuses
+  images and videos with ``VisionNotSupported``, one without audio input refuses audio with
+  ``AudioNotSupported``, before any part is read), then call the engine: ``call`` returns the
+  engine's response, ``events`` yields lists of whole SSE events as SGLang produces them. An
+  error the engine sends inside its stream is raised after the events before it were yielded.
+  Nothing blocks the event loop: image work runs in a thread pool, video and audio work in
+  decoder processes, engine calls are aiohttp.
 - Failures are ``WorkerError``; an ``EngineUnavailable`` while the engine process is gone says
   that the engine died. The connection drops a moment before the process is seen to have
   exited (the kernel closes its sockets first), so such a failure waits up to
@@ -27,7 +29,10 @@ Contract:
 - ``RequestStats`` collects what the faces log per request: images, the bytes received for
   them, how many were re-encoded, the sizing decision (each distinct image's size in and out,
   ``image_sizes=4000x3000>112x84,640x480``), prepared-image cache hits and the preparation
-  time, time to first output, chunks and tokens. Never content, image data or secrets.
+  time; the same for videos and audio (``audio_sizes=WAV:48000x2@600.0s>30.0s(cut)``); time to
+  first output, chunks and tokens. Never content, media data or secrets.
+- Audio is prepared for the served model's feature extractor (``audio.rules.audio_rules``: its
+  sample rate, and the window its SGLang processor cuts to), logged at start.
 - A model lookup (``EngineRequest.model_id``) is answered with that model's entry of SGLang's
   ``/v1/models`` list (``models.pick_model``).
 """
@@ -44,11 +49,13 @@ from dataclasses import replace
 from typing import Any
 
 from sglang_worker.apis import api_for
+from sglang_worker.audio.pipeline import AudioPipeline, AudioReport
+from sglang_worker.audio.rules import audio_rules
 from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import Engine, EngineInfo
-from sglang_worker.errors import EngineUnavailable, VisionNotSupported
+from sglang_worker.errors import AudioNotSupported, EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, ImageReport, model_grid
-from sglang_worker.pipeline.media import prepare_images, prepare_videos
+from sglang_worker.pipeline.media import prepare_media
 from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
@@ -69,6 +76,11 @@ log = logging.getLogger(__name__)
 
 class RequestStats:
     __slots__ = (
+        "audio_bytes_in",
+        "audio_bytes_out",
+        "audio_s",
+        "audio_sizes",
+        "audios",
         "chunks",
         "image_bytes_in",
         "image_cache_hits",
@@ -99,6 +111,11 @@ class RequestStats:
         self.video_bytes_out = 0  # bytes of the clips sent to SGLang
         self.video_sizes = "-"  # VideoReport.describe: each video, in>out
         self.video_s = 0.0
+        self.audios = 0
+        self.audio_bytes_in = 0
+        self.audio_bytes_out = 0  # bytes of the tracks sent to SGLang
+        self.audio_sizes = "-"  # AudioReport.describe: each file, in>out
+        self.audio_s = 0.0
         self.ttft_s: float | None = None
         self.chunks = 0
         self.tokens: int | None = None
@@ -118,6 +135,13 @@ class RequestStats:
         self.video_sizes = report.describe()
         self.video_s = report.seconds
 
+    def add_audio(self, report: AudioReport) -> None:
+        self.audios = report.count
+        self.audio_bytes_in = report.bytes_in
+        self.audio_bytes_out = report.bytes_out
+        self.audio_sizes = report.describe()
+        self.audio_s = report.seconds
+
     def first_output(self) -> None:
         if self.ttft_s is None:
             self.ttft_s = time.perf_counter() - self.started
@@ -132,6 +156,9 @@ class RequestStats:
                 f"videos={self.videos} video_bytes_in={self.video_bytes_in} "
                 f"video_bytes_out={self.video_bytes_out} video_s={self.video_s:.3f} "
                 f"video_sizes={self.video_sizes} "
+                f"audios={self.audios} audio_bytes_in={self.audio_bytes_in} "
+                f"audio_bytes_out={self.audio_bytes_out} audio_s={self.audio_s:.3f} "
+                f"audio_sizes={self.audio_sizes} "
                 f"ttft_s={ttft} "
                 f"chunks={self.chunks} tokens={tokens} "
                 f"total_s={time.perf_counter() - self.started:.3f}")
@@ -144,6 +171,7 @@ class Pipeline:
         client: EngineClient,
         images: ImagePipeline,
         videos: VideoPipeline,
+        audio: AudioPipeline,
         engine_alive: Callable[[], bool],
         *,
         death_settle_s: float = ENGINE_DEATH_SETTLE_S,
@@ -154,9 +182,10 @@ class Pipeline:
         self.client = client
         self.images = images
         self.videos = videos
+        self.audio = audio
         self.engine_alive = engine_alive
         self.death_settle_s = death_settle_s
-        self.image_grid = model_grid(info.model_type, info.image_processor, info.mm_image_config)
+        self.image_grid = model_grid(info.model_type, info.preprocessor, info.mm_image_config)
         if info.vision:
             log.info("image sizing: %s", self.image_grid.describe() if self.image_grid else
                      "no known image processor; generic limits (IMAGE_MAX_SIDE, "
@@ -164,12 +193,16 @@ class Pipeline:
         self.video_rules = video_rules(info.mm_video_config, os.environ)
         if info.vision:
             log.info("video sampling: %s", self.video_rules.describe())
+        self.audio_rules = audio_rules(info.model_type, info.preprocessor)
+        if info.audio:
+            log.info("audio: %s", self.audio_rules.describe())
 
     async def close(self) -> None:
         """Release the engine connections and the media threads and sessions."""
         await self.client.close()
         await self.images.close()
         await self.videos.close()
+        await self.audio.close()
 
     def check_alive(self) -> None:
         if not self.engine_alive():
@@ -184,24 +217,32 @@ class Pipeline:
         api = api_for(request.route)
         if request.body is None or api is None:
             return request
-        stats.images = api.count_images(request.body)
-        stats.videos = api.count_videos(request.body)
-        if not stats.images and not stats.videos:
+        body = request.body
+        stats.images = api.count("image", body)
+        stats.videos = api.count("video", body)
+        stats.audios = api.count("audio", body)
+        if not stats.images and not stats.videos and not stats.audios:
             return request
-        if not self.info.vision:
+        if (stats.images or stats.videos) and not self.info.vision:
             raise VisionNotSupported(
                 f"Model {self.info.served_model} does not support vision (image or video) "
                 "inputs"
             )
-        body = request.body
+        if stats.audios and not self.info.audio:
+            raise AudioNotSupported(f"Model {self.info.served_model} does not support audio "
+                                    "inputs")
         if stats.images:
-            body, report = await prepare_images(self.images, request.route, body,
-                                                self.image_grid)
-            stats.add_images(report)
+            body, images = await prepare_media(self.images, "image", request.route, body,
+                                               self.image_grid)
+            stats.add_images(images)
         if stats.videos:
-            body, video_report = await prepare_videos(self.videos, request.route, body,
-                                                      self.video_rules)
-            stats.add_videos(video_report)
+            body, videos = await prepare_media(self.videos, "video", request.route, body,
+                                               self.video_rules)
+            stats.add_videos(videos)
+        if stats.audios:
+            body, audio = await prepare_media(self.audio, "audio", request.route, body,
+                                              self.audio_rules)
+            stats.add_audio(audio)
         return replace(request, body=body)
 
     async def _engine_died(self, error: EngineUnavailable) -> EngineUnavailable:
@@ -248,4 +289,5 @@ class Pipeline:
 def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine) -> Pipeline:
     """The pipeline of a started engine, as both modes and the tests build it."""
     return Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
-                    VideoPipeline(settings), lambda: engine.alive, max_n=settings.max_n)
+                    VideoPipeline(settings), AudioPipeline(settings), lambda: engine.alive,
+                    max_n=settings.max_n)

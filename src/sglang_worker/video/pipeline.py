@@ -9,7 +9,8 @@ Contract:
   URL fetched through the same SSRF guard, or a local file only below ``VIDEO_LOCAL_DIR``),
   within MAX_VIDEO_BYTES and MAX_TOTAL_VIDEO_BYTES. The count is checked first
   (MAX_VIDEOS_PER_REQUEST).
-- The bytes then go to a decoder process (``sandbox``, at most VIDEO_WORKERS at once), which
+- The bytes then go to a decoder process (``decoder.sandbox`` running ``decoder_process``, at
+  most VIDEO_WORKERS at once, each killed at VIDEO_DECODE_TIMEOUT_S), which
   probes, bounds, samples, resizes and re-encodes them (``clip``, ``sampling``). Nothing of the
   original file reaches SGLang.
 - One bad video fails the request with a ``VideoError`` whose ``param`` names the part. The
@@ -23,24 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from sglang_worker.errors import MediaPartError, VideoError, earliest_media_error
+from sglang_worker.decoder.sandbox import SandboxLimits, decode_isolated, workers
+from sglang_worker.decoder.sources import prepare_each, read_bytes
+from sglang_worker.errors import MediaPartError, VideoError
 from sglang_worker.images.budget import ImageBudget
 from sglang_worker.images.fetch import ImageFetcher
-from sglang_worker.images.source import (
-    InlineSource,
-    RemoteSource,
-    classify,
-    decode_inline,
-    estimated_size,
-    read_local_file,
-)
 from sglang_worker.settings import Settings
 from sglang_worker.video.clip import ClipFacts, ClipJob
 from sglang_worker.video.parts import Location, VideoPart
 from sglang_worker.video.sampling import VideoRules
-from sglang_worker.video.sandbox import SandboxLimits, decode_isolated, video_workers
+
+DECODER = "sglang_worker.video.decoder_process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +58,7 @@ class VideoPipeline:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._fetcher = ImageFetcher(settings, noun="video")
-        self._slots = asyncio.Semaphore(video_workers(settings.video_workers))
+        self._slots = asyncio.Semaphore(workers(settings.video_workers))
         self._limits = SandboxLimits(settings.video_decode_timeout_s,
                                      settings.video_decode_max_memory_mb)
 
@@ -81,14 +77,7 @@ class VideoPipeline:
         started = time.perf_counter()
         budget = ImageBudget(per_image=self._settings.max_video_bytes,
                              total=self._settings.max_total_video_bytes, noun="video")
-        tasks = []
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._prepare_one(part, rules, budget))
-                         for part in parts]
-        except BaseExceptionGroup as failures:
-            raise earliest_media_error(failures, [part.param for part in parts]) from None
-        results = [task.result() for task in tasks]
+        results = await prepare_each(parts, lambda part: self._prepare_one(part, rules, budget))
         urls = {part.location: url for part, (url, _) in zip(parts, results, strict=True)}
         return urls, VideoReport(len(parts), budget.used, sum(len(u) for u in urls.values()),
                                  time.perf_counter() - started,
@@ -97,25 +86,15 @@ class VideoPipeline:
     async def _prepare_one(self, part: VideoPart, rules: VideoRules,
                            budget: ImageBudget) -> tuple[str, ClipFacts]:
         try:
-            data = await self._bytes(part, budget)
+            data = await read_bytes(part.source, "video", self._fetcher, budget,
+                                    self._settings.video_local_dir)
             job = ClipJob(rules, self._settings.max_video_seconds,
                           self._settings.max_video_frame_pixels, part.fps, part.max_frames,
                           self._settings.video_decode_threads)
             async with self._slots:
-                return await decode_isolated(data, job, self._limits)
+                facts, url = await decode_isolated(DECODER, asdict(job), data, self._limits,
+                                                   "video")
+            return url, ClipFacts(**{**facts, **{key: tuple(facts[key])
+                                                 for key in ("size_in", "size_out")}})
         except MediaPartError as exc:
             raise VideoError(exc.message, param=part.param) from None
-
-    async def _bytes(self, part: VideoPart, budget: ImageBudget) -> bytes:
-        source = classify(part.source, "video")
-        if isinstance(source, RemoteSource):
-            return await self._fetcher.fetch(source.url, budget)
-        if isinstance(source, InlineSource):
-            budget.check_size(estimated_size(source), approximate=True)
-            data, _ = await asyncio.to_thread(decode_inline, source, "video")
-        else:
-            data = await asyncio.to_thread(read_local_file, source,
-                                           self._settings.video_local_dir, budget, "video")
-        budget.take(len(data), len(data))
-        return data
-

@@ -22,7 +22,7 @@ def validate(body: dict) -> dict:
 @pytest.mark.parametrize("text_input", ["hello", ["a", "b"], [1, 2, 3], [[1, 2], [3]]])
 def test_text_and_token_inputs_pass_as_before(text_input):
     assert validate({"input": text_input}) == {"input": text_input, "model": "m"}
-    assert API.count_images({"input": text_input}) == 0
+    assert API.count("image", {"input": text_input}) == 0
 
 
 def test_images_of_multimodal_inputs_are_found_in_order_and_put_back():
@@ -30,11 +30,11 @@ def test_images_of_multimodal_inputs_are_found_in_order_and_put_back():
                       {"image": "data:image/png;base64,AAAA"}], "model": "m"}
     original = copy.deepcopy(body)
     assert validate(body) == body
-    parts = API.images(body)
+    parts = API.parts("image", body)
     assert [(p.param, p.source) for p in parts] == [
         ("input[0].image", "http://a/1.png"), ("input[2].image", "data:image/png;base64,AAAA")]
-    assert API.count_images(body) == 2
-    new = API.with_images(body, {p.location: f"data:image/png;base64,N{i}"
+    assert API.count("image", body) == 2
+    new = API.with_prepared("image", body, {p.location: f"data:image/png;base64,N{i}"
                                  for i, p in enumerate(parts)})
     assert body == original
     assert new["input"] == [{"text": "a cat", "image": "data:image/png;base64,N0"},
@@ -45,9 +45,10 @@ def test_images_of_multimodal_inputs_are_found_in_order_and_put_back():
 def test_a_video_input_is_a_video_part_named_for_its_place():
     body = {"input": [{"text": "x"}, {"text": "clip", "video": "https://example.com/v.mp4"}]}
     validate(body)
-    (part,) = API.videos(body)
+    (part,) = API.parts("video", body)
     assert (part.param, part.source) == ("input[1].video", "https://example.com/v.mp4")
-    assert API.with_videos(body, {part.location: "data:video/mp4;base64,AA"})["input"][1] == {
+    new = API.with_prepared("video", body, {part.location: "data:video/mp4;base64,AA"})
+    assert new["input"][1] == {
         "text": "clip", "video": "data:video/mp4;base64,AA"}
 
 
@@ -71,5 +72,5 @@ def test_bad_embeddings_bodies_are_refused_naming_the_field(body, param):
 @pytest.mark.parametrize("image", [5, "", "   ", {"url": "http://a"}])
 def test_an_image_that_is_not_a_string_names_its_part(image):
     with pytest.raises(ImageError) as info:
-        API.images({"input": [{"image": image}]})
+        API.parts("image", {"input": [{"image": image}]})
     assert info.value.param == "input[0].image"

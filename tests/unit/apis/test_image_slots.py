@@ -14,15 +14,15 @@ GENERATE = "/generate"
 
 
 def find_image_parts(route: str, body: dict) -> list:
-    return api_for(route).images(body)
+    return api_for(route).parts("image", body)
 
 
 def count_image_parts(route: str, body) -> int:
-    return api_for(route).count_images(body)
+    return api_for(route).count("image", body)
 
 
 def replace_image_parts(route: str, body: dict, urls: dict) -> dict:
-    return api_for(route).with_images(body, urls)
+    return api_for(route).with_prepared("image", body, urls)
 
 
 def chat_body() -> dict:

@@ -293,9 +293,9 @@ async def test_generate_refuses_entries_sglang_would_load_unchecked(make_pipelin
 
 def test_count_image_parts_is_cheap_and_total() -> None:
     body = chat("a", image_url("http://x/1.png"), {"type": "image", "image": "y"})
-    assert api_for(CHAT).count_images(body) == 2
-    assert api_for(GENERATE).count_images({"image_data": ["a", "b"]}) == 2
-    assert api_for("/v1/completions").count_images(body) == 0
+    assert api_for(CHAT).count("image", body) == 2
+    assert api_for(GENERATE).count("image", {"image_data": ["a", "b"]}) == 2
+    assert api_for("/v1/completions").count("image", body) == 0
 
 
 async def test_close_releases_the_session_and_the_pool() -> None:
@@ -328,7 +328,7 @@ async def test_the_base64_example_input_is_a_real_picture(make_pipeline) -> None
 def test_the_url_example_input_names_one_public_https_image() -> None:
     job = example_job("test_input_with_images.json")
     assert job["openai_route"] == CHAT
-    assert api_for(CHAT).count_images(job["openai_input"]) == 1
+    assert api_for(CHAT).count("image", job["openai_input"]) == 1
     (part,) = [p for p in job["openai_input"]["messages"][0]["content"]
                if p["type"] == "image_url"]
     assert part["image_url"]["url"].startswith("https://")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sglang_worker.audio.pipeline import AudioPipeline
 from sglang_worker.engine.client import EngineRequest
 from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import (
@@ -129,9 +130,10 @@ def make(client: FakeClient, *, vision: bool = False, engine: FakeEngine | None 
     engine = engine or FakeEngine()
     images = StubImages()
     info = EngineInfo("http://127.0.0.1:1", "tiny", vision, vocab_size=512,
-                      model_type="qwen2_vl", image_processor=TINY_PROCESSOR)
+                      model_type="qwen2_vl", preprocessor=TINY_PROCESSOR)
     pipeline = Pipeline(info, client, images, VideoPipeline(Settings()),  # type: ignore[arg-type]
-                        lambda: engine.alive, death_settle_s=settle_s)
+                        AudioPipeline(Settings()), lambda: engine.alive,
+                        death_settle_s=settle_s)
     return pipeline, images, engine
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from sglang_worker.decoder.sandbox import read_answer
 from sglang_worker.errors import VideoError
 from sglang_worker.settings import Settings
 from sglang_worker.video.parts import VideoPart
 from sglang_worker.video.pipeline import VideoPipeline
 from sglang_worker.video.sampling import VideoRules
-from sglang_worker.video.sandbox import _read_answer
 from tests.support import video_corpus as corpus
 from tests.support.image_server import ConnectionCounter
 from tests.unit.images.test_fetch import SSRF_HOSTS
@@ -106,6 +106,6 @@ async def test_a_decoder_that_overruns_is_killed_and_the_pipeline_serves_on():
 
 def test_a_decoder_killed_by_a_signal_is_reported_as_a_crash():
     with pytest.raises(VideoError, match=r"crashed on this file \(killed by SIGSEGV\)"):
-        _read_answer(b"", -11)
+        read_answer(b"", -11, "video")
     with pytest.raises(VideoError, match=r"crashed on this file \(exit status 1\)"):
-        _read_answer(b"", 1)
+        read_answer(b"", 1, "video")
