@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check an endpoint of this worker for image and video support, with the official OpenAI SDK.
+"""Check an endpoint of this worker for image, video and audio support, with the official
+OpenAI SDK.
 
     python test_image_support.py                          # the local endpoint (make serve)
     python test_image_support.py --base-url URL           # any base URL of this worker
@@ -8,8 +9,12 @@
 Each case below is one row of the table this prints: whether it passed, its latency, the time
 to the first generated text of a stream, and the image tokens the model counted
 (``usage.prompt_tokens_details.image_tokens``, SGLang's own count: above 0 proves the image
-reached the model; for the video cases, ``video_tokens``). The exit status is 0 when every
-case passed, 1 otherwise, 2 on bad usage.
+reached the model; for the video cases, ``video_tokens``; for the audio cases,
+``audio_tokens``). The exit status is 0 when no case failed, 1 otherwise, 2 on bad usage.
+
+A case for a medium the served model does not take (images or video for an audio model, audio
+for a vision-language model: the worker answers "does not support ...") is shown as skipped,
+with the reason, never as passed.
 
 ``--base-url`` takes the OpenAI base URL (``http://127.0.0.1:8000/openai/v1``); a URL without
 ``/v1`` at the end gets ``/openai/v1`` appended, so the endpoint's root works too.
@@ -19,7 +24,8 @@ this script starts on 127.0.0.1: the local worker runs with IMAGE_ALLOW_PRIVATE_
 Against RunPod it uses a public image (``--image-url``). The pictures sent inline are drawn by
 this script; only the ``openai`` package is needed, and ``anthropic`` for the Messages API case
 (without it that case is shown as skipped, never as passed). The video clip is the one in
-``test_input_with_video.json`` beside this script (2 s of 160x96 H.264).
+``test_input_with_video.json`` beside this script (2 s of 160x96 H.264), the recording the one
+in ``test_input_with_audio.json`` (2 s of 16 kHz WAV).
 
 RunPod's OpenAI route answers a failed request with HTTP 200 and the error in the body, where
 the local endpoint answers with the error's HTTP status (so the SDK raises). The error cases
@@ -101,7 +107,23 @@ class CheckFailed(Exception):
 
 
 class CaseSkipped(Exception):
-    """A case that cannot run here (its client package is missing): shown, never a pass."""
+    """A case that cannot run here (its client package is missing, or the served model does
+    not take its medium): shown, never a pass."""
+
+
+# The worker's words for a medium the served model does not take, and what a skip says.
+UNSUPPORTED = {"does not support vision": "the served model takes no images or video",
+               "does not support audio": "the served model takes no audio"}
+
+
+def unsupported(message: str) -> str | None:
+    return next((why for words, why in UNSUPPORTED.items() if words in message), None)
+
+
+def skip_if_unsupported(message: str) -> None:
+    why = unsupported(message)
+    if why:
+        raise CaseSkipped(why)
 
 
 def check(condition: bool, message: str) -> None:
@@ -142,26 +164,37 @@ def video(url: str) -> dict[str, Any]:
     return {"type": "video_url", "video_url": {"url": url}}
 
 
-def clip_data_url() -> str:
-    """The clip of test_input_with_video.json, beside this script."""
-    job = json.loads((Path(__file__).with_name("test_input_with_video.json")).read_text())
+def sample_part(name: str, kind: str) -> dict[str, Any]:
+    """The content part of type ``kind`` in the sample job ``name``, beside this script."""
+    job = json.loads((Path(__file__).with_name(name)).read_text())
     parts = job["input"]["openai_input"]["messages"][0]["content"]
-    return next(p["video_url"]["url"] for p in parts if p["type"] == "video_url")
+    return next(p for p in parts if p["type"] == kind)
 
 
-def chat(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
+def clip_data_url() -> str:
+    """The clip of test_input_with_video.json."""
+    return sample_part("test_input_with_video.json", "video_url")["video_url"]["url"]
+
+
+def recording() -> dict[str, Any]:
+    """The ``input_audio`` part of test_input_with_audio.json (a 16 kHz WAV)."""
+    return sample_part("test_input_with_audio.json", "input_audio")
+
+
+def chat(ep: Endpoint, *content: dict[str, Any], kind: str = "image") -> Outcome:
     response = ep.client.chat.completions.create(
         model=ep.model, messages=[{"role": "user", "content": list(content)}],
         max_tokens=MAX_TOKENS, temperature=0)
     check(response.object == "chat.completion", f"unexpected object {response.object!r}")
     check(bool(response.choices) and response.choices[0].finish_reason is not None,
           "the response has no finished choice")
-    tokens = image_tokens(response.usage)
-    check(bool(tokens), f"usage reports {tokens} image tokens: the image did not reach the model")
+    tokens = image_tokens(response.usage, kind)
+    check(bool(tokens), f"usage reports {tokens} {kind} tokens: the {kind} did not reach the "
+          "model")
     return Outcome(image_tokens=tokens, detail=repr(response.choices[0].message.content)[:40])
 
 
-def chat_stream(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
+def chat_stream(ep: Endpoint, *content: dict[str, Any], kind: str = "image") -> Outcome:
     started = time.perf_counter()
     stream = ep.client.chat.completions.create(
         model=ep.model, messages=[{"role": "user", "content": list(content)}],
@@ -181,8 +214,9 @@ def chat_stream(ep: Endpoint, *content: dict[str, Any]) -> Outcome:
             finish = choice.finish_reason or finish
     check(first_chunk is not None, "the stream sent no chunk")
     check(finish is not None, "the stream ended without a finish_reason")
-    tokens = image_tokens(usage)
-    check(bool(tokens), f"usage reports {tokens} image tokens: the image did not reach the model")
+    tokens = image_tokens(usage, kind)
+    check(bool(tokens), f"usage reports {tokens} {kind} tokens: the {kind} did not reach the "
+          "model")
     return Outcome(ttft_s=first_text if first_text is not None else first_chunk,
                    image_tokens=tokens, detail=f"{len(pieces)} text chunks")
 
@@ -196,6 +230,7 @@ def expect_error(ep: Endpoint, content: list[dict[str, Any]], error_class: type[
             model=ep.model, messages=[{"role": "user", "content": content}],
             max_tokens=MAX_TOKENS)
     except openai.APIStatusError as exc:
+        skip_if_unsupported(exc.message)
         check(isinstance(exc, error_class), f"raised {type(exc).__name__} (HTTP "
               f"{exc.status_code}), expected {error_class.__name__}")
         check(status is None or exc.status_code == status,
@@ -203,6 +238,7 @@ def expect_error(ep: Endpoint, content: list[dict[str, Any]], error_class: type[
         check(fragment in exc.message, f"the message lacks {fragment!r}: {exc.message[:200]}")
         return Outcome(detail=f"{type(exc).__name__}: ...{fragment}...")
     body = raw.http_response.text
+    skip_if_unsupported(body)
     check(fragment in body, f"no error: HTTP {raw.http_response.status_code} {body[:200]}")
     return Outcome(detail=f"HTTP {raw.http_response.status_code} with the error in the body")
 
@@ -243,8 +279,13 @@ def case_messages(ep: Endpoint) -> Outcome:
     question = {"type": "text", "text": "What is in this picture?"}
 
     def tokens(*content: dict[str, Any]) -> int:
-        message = claude.messages.create(model=ep.model, max_tokens=MAX_TOKENS,
-                                         messages=[{"role": "user", "content": list(content)}])
+        try:
+            message = claude.messages.create(model=ep.model, max_tokens=MAX_TOKENS,
+                                             messages=[{"role": "user",
+                                                        "content": list(content)}])
+        except anthropic.APIStatusError as exc:
+            skip_if_unsupported(str(exc))
+            raise CheckFailed(f"{type(exc).__name__}: {exc}") from None
         check(message.type == "message", f"unexpected type {message.type!r}")
         return message.usage.input_tokens
 
@@ -317,6 +358,25 @@ def case_video_not_a_video(ep: Endpoint) -> Outcome:
                         openai.BadRequestError, "cannot be opened as a video", 400)
 
 
+def case_audio_base64(ep: Endpoint) -> Outcome:
+    return chat(ep, text("What is said in this recording?"), recording(), kind="audio")
+
+
+def case_stream_audio_data_url(ep: Endpoint) -> Outcome:
+    inline = recording()["input_audio"]
+    url = f"data:audio/wav;base64,{inline['data']}"
+    return chat_stream(ep, {"type": "audio_url", "audio_url": {"url": url}},
+                       text("Transcribe it."), kind="audio")
+
+
+def case_audio_not_audio(ep: Endpoint) -> Outcome:
+    picture = base64.b64encode(png(32, 32)).decode()
+    return expect_error(ep, [text("What is said?"),
+                             {"type": "input_audio", "input_audio": {"data": picture,
+                                                                     "format": "wav"}}],
+                        openai.BadRequestError, "but the data is", 400)
+
+
 def case_over_size_limit(ep: Endpoint) -> Outcome:
     """A request over 20 MB (a big base64 image): refused before it reaches the worker."""
     payload = base64.b64encode(os.urandom(REQUEST_LIMIT_BYTES * 3 // 4 + 500_000)).decode()
@@ -337,6 +397,9 @@ CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
     ("error: over the size limit", case_over_size_limit),
     ("video as base64", case_video_base64),
     ("error: a PDF sent as video", case_video_not_a_video),
+    ("audio as base64 (input_audio)", case_audio_base64),
+    ("streaming, audio as a data URL", case_stream_audio_data_url),
+    ("error: a PNG sent as WAV audio", case_audio_not_audio),
     ("Responses API, image as base64", case_responses),
     ("Anthropic Messages API, image as base64", case_messages),
 ]
@@ -360,7 +423,9 @@ def run_case(ep: Endpoint, name: str, case: Callable[[Endpoint], Outcome]) -> Ro
     except CaseSkipped as exc:
         outcome, passed = Outcome(detail=str(exc)), None
     except openai.APIError as exc:
-        outcome, passed = Outcome(detail=f"{type(exc).__name__}: {exc}"), False
+        why = unsupported(str(exc))
+        outcome = Outcome(detail=why or f"{type(exc).__name__}: {exc}")
+        passed = None if why else False
     return Row(name, passed, time.perf_counter() - started, outcome)
 
 

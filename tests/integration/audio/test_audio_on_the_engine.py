@@ -18,7 +18,7 @@ from sglang.srt.utils.common import load_audio
 from transformers import WhisperFeatureExtractor
 
 from sglang_worker.audio.rules import AudioRules
-from sglang_worker.audio.track import prepare_track, TrackJob
+from sglang_worker.audio.track import TrackJob, prepare_track
 from tests.support import audio_corpus as corpus
 from tests.support.image_server import ConnectionCounter
 
@@ -81,7 +81,7 @@ async def test_audio_tokens_through_the_worker_equal_the_direct_paths(audio_work
 # Resampled, the worker uses FFmpeg's resampler, as SGLang's PyAV and torchcodec paths do; on
 # SGLang's soundfile path (WAV, MP3, FLAC, Ogg on this CPU) torchaudio resamples instead, and
 # the two filters differ by about -42 dB. A stereo file is averaged to mono, as soundfile's path
-# and librosa do (SGLang's PyAV path mixes stereo 3 dB louder; README, Audio).
+# and librosa do (SGLang's PyAV path mixes stereo 3 dB louder; docs/media.md).
 FIDELITY = [("wav 16 kHz mono 5 s", 120), ("flac 16 kHz mono 4 s", 120),
             ("wav 48 kHz stereo 5 s", 38), ("wav 44.1 kHz stereo 3.3 s", 38),
             ("mp3 44.1 kHz stereo 6 s", 38), ("ogg opus 48 kHz mono 3 s", 38),
