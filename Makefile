@@ -72,6 +72,7 @@ bench: models
 	$(PY) bench/bench_sizing.py
 	$(PY) bench/bench_lb.py
 	$(PY) bench/bench_video.py
+	$(PY) bench/bench_audio.py
 
 # Load and soak: 1,000 jobs at concurrency 64 through the local endpoint (SECURITY.md).
 soak: models

@@ -15,18 +15,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.request
 
 import aiohttp
-from harness import ROOT, ms, p50, p95, save, table, verdict
+from harness import ms, p50, p95, save, start_lb_worker, table, verdict
 from PIL import Image
-
-from sglang_worker.engine import engine_port
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
 REQUESTS, CONCURRENCY = 64, 32
@@ -48,26 +43,6 @@ def bodies(model: str) -> list[dict]:
         out.append({"model": model, "messages": [{"role": "user", "content": content}],
                     "max_tokens": 16, "temperature": 0, "stream": True})
     return out
-
-
-def start_worker() -> tuple[subprocess.Popen, str, str]:
-    port, engine = engine_port(0), engine_port(0)
-    env = {**os.environ, "WORKER_MODE": "lb", "PORT": str(port), "LB_HOST": "127.0.0.1",
-           "ENGINE_PORT": str(engine), "MAX_CONCURRENCY": str(CONCURRENCY)}
-    process = subprocess.Popen([sys.executable, "handler.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the lb worker exited during start-up"
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                if response.status == 200:
-                    return process, url, f"http://127.0.0.1:{engine}"
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the lb worker did not become ready in 600 s")
 
 
 async def ttft(session: aiohttp.ClientSession, url: str, body: dict) -> float:
@@ -94,7 +69,7 @@ async def round_of(session: aiohttp.ClientSession, url: str,
 
 
 async def main() -> None:
-    process, lb_url, engine_url = start_worker()
+    process, lb_url, engine_url = start_lb_worker({"MAX_CONCURRENCY": str(CONCURRENCY)})
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
             async with session.get(f"{engine_url}/v1/models") as response:

@@ -11,12 +11,17 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from sglang_worker.engine import engine_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -121,3 +126,27 @@ def save(name: str, summary: dict[str, Any], raw: dict[str, Any]) -> Path:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
+
+
+def start_lb_worker(env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
+    """The worker as a load-balancing endpoint runs it (``python handler.py``,
+    ``WORKER_MODE=lb``, its own SGLang server), with ``env`` added; returns the process, the
+    worker's URL and its SGLang server's URL, once ``/ping`` answers 200. Stop it with SIGTERM.
+    """
+    port, engine = engine_port(0), engine_port(0)
+    env = {**os.environ, "WORKER_MODE": "lb", "PORT": str(port), "LB_HOST": "127.0.0.1",
+           "ENGINE_PORT": str(engine), **env}
+    process = subprocess.Popen([sys.executable, "handler.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the lb worker exited during start-up"
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
+                if response.status == 200:
+                    return process, url, f"http://127.0.0.1:{engine}"
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the lb worker did not become ready in 600 s")
