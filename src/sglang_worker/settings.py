@@ -338,8 +338,9 @@ class Settings(BaseSettings):
         "decoder process is killed when it passes and the request gets a 400."
     )
     audio_decode_max_memory_mb: int = Field(
-        1024, ge=256, description="Address-space limit of each audio decoder process, in MiB "
-        "(RLIMIT_AS). A file that needs more fails that request only."
+        1024, ge=512, description="Address-space limit of each audio decoder process, in MiB "
+        "(RLIMIT_AS; at least 512, which FFmpeg and NumPy need to load at all). A file that "
+        "needs more fails that request only."
     )
     audio_workers: int = Field(
         0, ge=0, description="Audio decoder processes that may run at once; more files wait. "
@@ -352,6 +353,13 @@ class Settings(BaseSettings):
         None, description="Directory from which local audio paths and file:// URLs may be "
         "read (symlinks are resolved and must stay inside). Unset: local audio files are "
         "refused."
+    )
+
+    # --- Decoder processes (video and audio) -----------------------------------------------
+    decoder_spares: int = Field(
+        1, ge=0, description="Decoder processes kept started per medium (video, audio), their "
+        "libraries loaded, so a request does not wait about 0.2 s for one to start. Each holds "
+        "about 60 MB while it waits; 0 starts one per file."
     )
 
     # --- Model storage --------------------------------------------------------------------

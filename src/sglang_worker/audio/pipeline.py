@@ -16,7 +16,7 @@ Contract:
   them (``track``). Nothing of the original file reaches SGLang.
 - One bad file fails the request with an ``AudioError`` whose ``param`` names the part; the
   earliest in the request is reported (``decoder.sources.prepare_each``).
-- ``close()`` closes the shared HTTP session.
+- ``close()`` closes the shared HTTP session and ends the spare decoder processes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from sglang_worker.audio.parts import AudioPart
 from sglang_worker.audio.rules import AudioRules
 from sglang_worker.audio.track import TrackFacts, TrackJob
-from sglang_worker.decoder.sandbox import SandboxLimits, decode_isolated, workers
+from sglang_worker.decoder.sandbox import DecoderPool, SandboxLimits, decode_isolated, workers
 from sglang_worker.decoder.sources import prepare_each, read_bytes
 from sglang_worker.errors import AudioError, MediaPartError
 from sglang_worker.images.budget import ImageBudget
@@ -60,11 +60,13 @@ class AudioPipeline:
         self._settings = settings
         self._fetcher = ImageFetcher(settings, noun="audio")
         self._slots = asyncio.Semaphore(workers(settings.audio_workers))
+        self._decoders = DecoderPool(DECODER, settings.decoder_spares)
         self._limits = SandboxLimits(settings.audio_decode_timeout_s,
                                      settings.audio_decode_max_memory_mb)
 
     async def close(self) -> None:
         await self._fetcher.close()
+        await self._decoders.close()
 
     async def prepare(self, parts: list[AudioPart], rules: AudioRules
                       ) -> tuple[dict[Location, str], AudioReport]:
@@ -91,8 +93,8 @@ class AudioPipeline:
                                     self._settings.audio_local_dir)
             job = TrackJob(rules, self._settings.max_audio_seconds, part.format)
             async with self._slots:
-                facts, url = await decode_isolated(DECODER, asdict(job), data, self._limits,
-                                                   "audio")
+                facts, url = await decode_isolated(self._decoders, asdict(job), data,
+                                                   self._limits, "audio")
             return url, TrackFacts(**facts)
         except MediaPartError as exc:
             raise AudioError(exc.message, param=part.param) from None

@@ -45,8 +45,9 @@ def audio_rules(model_type: str | None, preprocessor: Mapping[str, Any] | None) 
     """The rules for the served model (see the module contract)."""
     config = preprocessor or {}
     rate = config.get("sampling_rate")
-    rate = rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0 \
-        else DEFAULT_RATE
+    integral = isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0 \
+        and float(rate).is_integer()
+    rate = int(rate) if integral else DEFAULT_RATE
     window = None
     key = TRUNCATING.get(model_type or "")
     if key is not None:

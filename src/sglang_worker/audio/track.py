@@ -226,7 +226,10 @@ def _fit(samples: np.ndarray, length: int) -> np.ndarray:
 
 def _encode(samples: np.ndarray, rate: int) -> bytes:
     out = io.BytesIO()
-    with av.open(out, mode="w", format=TRACK_FORMAT) as container:
+    # bitexact: no random segment UID and no muxer version, so the same audio always gives the
+    # same bytes (and SGLang's multimodal cache, keyed by the data, can hit).
+    with av.open(out, mode="w", format=TRACK_FORMAT,
+                 container_options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream("flac", rate=rate, layout="mono")
         stream.format = "s16"
         for start in range(0, samples.size, _CHUNK):

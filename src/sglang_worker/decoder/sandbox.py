@@ -2,10 +2,16 @@
 isolation ``child`` sets up, for video and audio alike.
 
 Contract:
-- ``decode_isolated(module, job, data, limits, noun)`` starts ``python -m <module>`` (a module
-  whose main is ``child.serve``), sends it the job (a JSON-able dict) and the bytes, and
-  returns the child's facts (a dict) and its result's data URL. The event loop only writes and
-  reads pipes; all decoding, encoding and base64 work happens in the child.
+- ``DecoderPool(module, spares)`` hands out children of ``python -m <module>`` (a module whose
+  main is ``child.serve``). It keeps ``spares`` of them (DECODER_SPARES) started ahead, their
+  decoding libraries already imported and waiting for a job, so a request does not wait the
+  ~0.2 s a child takes to start; each one taken is replaced in the background. A spare that
+  died, or that was started on another event loop, is dropped. ``close()`` ends the spares
+  (they exit when their stdin closes).
+- ``decode_isolated(pool, job, data, limits, noun)`` takes a child from the pool, sends it the
+  job (a JSON-able dict) and the bytes, and returns the child's facts (a dict) and its result's
+  data URL. Each child decodes one file and exits. The event loop only writes and reads pipes;
+  all decoding, encoding and base64 work happens in the child.
 - Every way the child can fail is the medium's ``MediaPartError`` (``errors.media_error``) for
   this one request, and the worker goes on serving: a refusal comes back as it was worded; a
   crash (a signal, such as a segfault in a codec, or the kernel's answer to the memory cap) or
@@ -18,6 +24,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -41,16 +48,67 @@ def workers(configured: int) -> int:
     return configured or max(1, (os.cpu_count() or 2) // 2)
 
 
-async def decode_isolated(module: str, job: dict[str, Any], data: bytes,
+class DecoderPool:
+    def __init__(self, module: str, spares: int) -> None:
+        self._module = module
+        self._spares = spares
+        self._ready: list[asyncio.subprocess.Process] = []
+        self._starting: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self._module,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+
+    async def _add_spare(self) -> None:
+        self._ready.append(await self._start())
+
+    def _refill(self) -> None:
+        while len(self._ready) + len(self._starting) < self._spares:
+            task = asyncio.get_running_loop().create_task(self._add_spare())
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+
+    async def take(self) -> asyncio.subprocess.Process:
+        """A child waiting for its job: a spare if one is alive, else a new one."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._drop_all()
+            self._loop = loop
+        child = None
+        while self._ready and child is None:
+            candidate = self._ready.pop(0)
+            if candidate.returncode is None:
+                child = candidate
+        self._refill()
+        return child or await self._start()
+
+    def _drop_all(self) -> None:
+        for child in self._ready:
+            if child.stdin is not None and not child.stdin.is_closing():
+                child.stdin.close()
+        self._ready = []
+
+    async def close(self) -> None:
+        for task in list(self._starting):
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
+        children = self._ready
+        self._drop_all()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.wait_for(child.wait(), 5)
+
+
+async def decode_isolated(pool: DecoderPool, job: dict[str, Any], data: bytes,
                           limits: SandboxLimits, noun: str) -> tuple[dict[str, Any], str]:
     """The child's facts and result URL for ``data`` (see the module contract)."""
     request = {**job, "max_memory_mb": limits.max_memory_mb,
                "cpu_seconds": math.ceil(limits.timeout_s) + 1}
     header = json.dumps(request).encode()
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL)
+    child = await pool.take()
     try:
         async with asyncio.timeout(limits.timeout_s):
             out = await _exchange(child, HEADER.pack(len(header)) + header, data)
@@ -83,7 +141,8 @@ def read_answer(out: bytes, returncode: int | None, noun: str) -> tuple[dict[str
     """The facts and result URL in a child's output, or its failure as a ``MediaPartError``."""
     if len(out) < HEADER.size:
         raise media_error(noun, f"the {noun} decoder crashed on this file "
-                          f"({_death(returncode)}); the file is damaged or hostile")
+                          f"({_death(returncode)}): the file is damaged or hostile, or needs "
+                          f"more memory than {noun.upper()}_DECODE_MAX_MEMORY_MB allows")
     (length,) = HEADER.unpack_from(out)
     header = json.loads(out[HEADER.size:HEADER.size + length])
     if "error" in header:

@@ -17,7 +17,7 @@ Contract:
   first failure cancels the other videos' work; of failures that land together, the earliest
   in the request is reported. Videos of one request are prepared
   concurrently, within the worker slots.
-- ``close()`` closes the shared HTTP session.
+- ``close()`` closes the shared HTTP session and ends the spare decoder processes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 
-from sglang_worker.decoder.sandbox import SandboxLimits, decode_isolated, workers
+from sglang_worker.decoder.sandbox import DecoderPool, SandboxLimits, decode_isolated, workers
 from sglang_worker.decoder.sources import prepare_each, read_bytes
 from sglang_worker.errors import MediaPartError, VideoError
 from sglang_worker.images.budget import ImageBudget
@@ -59,11 +59,13 @@ class VideoPipeline:
         self._settings = settings
         self._fetcher = ImageFetcher(settings, noun="video")
         self._slots = asyncio.Semaphore(workers(settings.video_workers))
+        self._decoders = DecoderPool(DECODER, settings.decoder_spares)
         self._limits = SandboxLimits(settings.video_decode_timeout_s,
                                      settings.video_decode_max_memory_mb)
 
     async def close(self) -> None:
         await self._fetcher.close()
+        await self._decoders.close()
 
     async def prepare(self, parts: list[VideoPart], rules: VideoRules
                       ) -> tuple[dict[Location, str], VideoReport]:
@@ -92,8 +94,8 @@ class VideoPipeline:
                           self._settings.max_video_frame_pixels, part.fps, part.max_frames,
                           self._settings.video_decode_threads)
             async with self._slots:
-                facts, url = await decode_isolated(DECODER, asdict(job), data, self._limits,
-                                                   "video")
+                facts, url = await decode_isolated(self._decoders, asdict(job), data,
+                                                   self._limits, "video")
             return url, ClipFacts(**{**facts, **{key: tuple(facts[key])
                                                  for key in ("size_in", "size_out")}})
         except MediaPartError as exc:
