@@ -16,8 +16,8 @@ from importlib import metadata
 
 import pytest
 
-ENGINE_PACKAGES = frozenset({"sglang", "sgl_kernel", "torch", "torchvision", "triton",
-                             "transformers", "safetensors"})
+ENGINE_PACKAGES = frozenset({"sglang", "sgl_kernel", "torch", "torchvision", "torchaudio",
+                             "triton", "transformers", "tokenizers", "safetensors"})
 SKIPPED: Counter[str] = Counter()
 
 

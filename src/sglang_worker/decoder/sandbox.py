@@ -92,8 +92,8 @@ class DecoderPool:
         self._ready = []
 
     async def close(self) -> None:
-        for task in list(self._starting):
-            task.cancel()
+        # Spares still starting are awaited, not cancelled: a start cancelled half-way can
+        # leave a child nobody tracks. They take milliseconds.
         await asyncio.gather(*self._starting, return_exceptions=True)
         children = self._ready
         self._drop_all()

@@ -20,6 +20,12 @@ async def settled(pool: DecoderPool) -> None:
         await asyncio.sleep(0.01)
 
 
+async def end(child: asyncio.subprocess.Process) -> None:
+    """A child taken from the pool and not used: killed, and waited for."""
+    child.kill()
+    await child.wait()
+
+
 async def test_a_spare_is_started_ahead_and_handed_out_next():
     pool = DecoderPool(DECODER, 1)
     try:
@@ -27,9 +33,10 @@ async def test_a_spare_is_started_ahead_and_handed_out_next():
         await settled(pool)
         (spare,) = pool._ready
         assert spare.pid != first.pid and spare.returncode is None
-        assert (await pool.take()).pid == spare.pid
-        first.kill()
-        await first.wait()
+        second = await pool.take()
+        assert second.pid == spare.pid
+        await end(first)
+        await end(second)
     finally:
         await pool.close()
 
@@ -37,22 +44,20 @@ async def test_a_spare_is_started_ahead_and_handed_out_next():
 async def test_a_dead_spare_is_not_handed_out():
     pool = DecoderPool(DECODER, 1)
     try:
-        (await pool.take()).kill()
+        await end(await pool.take())
         await settled(pool)
         (spare,) = pool._ready
-        spare.kill()
-        await spare.wait()
+        await end(spare)
         taken = await pool.take()
         assert taken.pid != spare.pid and taken.returncode is None
-        taken.kill()
-        await taken.wait()
+        await end(taken)
     finally:
         await pool.close()
 
 
 async def test_unused_spares_exit_quietly_on_close():
     pool = DecoderPool(DECODER, 2)
-    (await pool.take()).kill()
+    await end(await pool.take())
     await settled(pool)
     spares = list(pool._ready)
     assert len(spares) == 2
