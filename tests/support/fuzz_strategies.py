@@ -118,6 +118,11 @@ content_parts = st.one_of(
     # sampling wishes of any JSON type: each must end in a clip or a 400 naming the part.
     st.builds(lambda u, f: {"type": "video_url", "video_url": {"url": u, "fps": f}},
               image_text(), st.sampled_from([None, 1, 0.5, 0, -2, "fast", 10**9])),
+    # Audio parts likewise: hostile sources, and a declared format of any JSON type.
+    st.builds(lambda d, f: {"type": "input_audio", "input_audio": {"data": d, "format": f}},
+              image_text() | json_values, st.sampled_from(["wav", "mp3", "MP3", "aiff", None,
+                                                           3])),
+    st.builds(lambda u: {"type": "audio_url", "audio_url": {"url": u}}, image_text()),
     st.builds(lambda t, v: {"type": t, t: v}, st.text(max_size=12), json_values),
     json_values,
 )

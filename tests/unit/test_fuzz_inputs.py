@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sglang_worker.apis import api_for
-from sglang_worker.errors import ImageError, InvalidRequest
+from sglang_worker.audio.parts import FORMATS
+from sglang_worker.errors import AudioError, ImageError, InvalidRequest
 from sglang_worker.images import ImagePipeline
 from sglang_worker.jobs.input import parse_job_input
 from sglang_worker.pipeline.request import validate_body
@@ -83,6 +84,19 @@ async def test_preparing_any_chat_body_returns_a_body_or_names_the_bad_part(
                    for part in api_for(CHAT_ROUTE).parts("image", prepared))
         assert report.changed <= report.count
     assert attempts == []
+
+
+@given(chat_body())
+def test_the_audio_parts_of_any_chat_body_are_read_or_refused_naming_the_part(body):
+    api = api_for(CHAT_ROUTE)
+    try:
+        parts = api.parts("audio", body)
+    except AudioError as error:
+        assert error.param and error.param.startswith("messages[")
+        assert error.message and "Traceback" not in error.message
+    else:
+        assert len(parts) == api.count("audio", body)
+        assert all(part.format in (None, *FORMATS) for part in parts)
 
 
 @given(image_text())
