@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import json
 import logging
 
 import pytest
 
+from tests.support import audio_corpus
 from tests.support.worker_jobs import engine_load, run_job
 
 pytestmark = pytest.mark.integration
@@ -87,6 +89,17 @@ async def test_engine_400_is_passed_through_in_the_error_contract(worker, stream
     error = json.loads(outputs[0]["error"])["error"]
     assert error["code"] == 400 and error["type"] == "invalid_request_error"
     assert "maximum context length" in error["message"]
+
+
+async def test_audio_for_a_model_without_audio_input_is_refused_before_any_work(worker):
+    """Here, not beside the other audio tests, so that the session's Qwen2-VL server is not
+    started (and its idle scheduler not spinning) while the audio package runs."""
+    wav = base64.b64encode(audio_corpus.wav(16000, 0.5)).decode()
+    outputs = await run_job(worker, {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "x"},
+        {"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}}]}]})
+    error = json.loads(outputs[0]["error"])["error"]
+    assert error["code"] == 400 and "does not support audio inputs" in error["message"], error
 
 
 async def test_bad_input_fails_the_job_without_reaching_the_engine(worker):

@@ -133,3 +133,21 @@ def png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 30, 30)).save(out, format="PNG")
     return out.getvalue()
+
+
+def input_audio(data: bytes, format: str = "wav") -> dict:
+    """OpenAI's inline audio part for ``data``."""
+    return {"type": "input_audio", "input_audio": {"data": b64(data), "format": format}}
+
+
+def messages(*parts: dict) -> list[dict]:
+    """One user message: a question, then ``parts``."""
+    return [{"role": "user", "content": [{"type": "text", "text": "What is said?"}, *parts]}]
+
+
+# What the tests of both faces send: 4 s of 48 kHz stereo WAV, 100 audio tokens (25 a second).
+FACE_TOKENS = 100
+
+
+def face_part() -> dict:
+    return input_audio(wav(48000, 4, 2))

@@ -177,10 +177,3 @@ async def test_too_many_audio_parts_are_refused(audio_worker):
     answer = await job(audio_worker, "/v1/chat/completions", chat(*[part] * 5))
     assert "MAX_AUDIOS_PER_REQUEST" in answer["error"]["message"], answer
     assert answer["error"]["param"] == "messages[0].content[5]", answer
-
-
-async def test_audio_for_a_model_without_audio_input_is_refused(worker):
-    answer = await job(worker, "/v1/chat/completions",
-                       chat(audio_url(corpus.data_url(corpus.wav()))))
-    assert answer["error"]["code"] == 400, answer
-    assert "does not support audio inputs" in answer["error"]["message"]
