@@ -6,7 +6,8 @@ Contract:
   ``data:audio/x-matroska;base64,`` URL of the mono track SGLang should see (``track``), plus an
   ``AudioReport`` for log lines (counts, bytes, lengths and time; never audio data). The API
   module puts the URLs back into the body.
-- The count is checked first (MAX_AUDIOS_PER_REQUEST). The source is read as a video's is
+- The count check, the reading and the decoder processes are ``decoder.media``'s, shared with
+  video. The count is checked first (MAX_AUDIOS_PER_REQUEST). The source is read as a video's is
   (``decoder.sources``: data URL, bare base64, an ``https`` URL through the same SSRF guard, or
   a local file only below ``AUDIO_LOCAL_DIR``), within MAX_AUDIO_BYTES and
   MAX_TOTAL_AUDIO_BYTES.
@@ -21,18 +22,14 @@ Contract:
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sglang_worker.audio.parts import AudioPart
 from sglang_worker.audio.rules import AudioRules
 from sglang_worker.audio.track import TrackFacts, TrackJob
-from sglang_worker.decoder.sandbox import DecoderPool, SandboxLimits, decode_isolated, workers
-from sglang_worker.decoder.sources import prepare_each, read_bytes
-from sglang_worker.errors import AudioError, MediaPartError
-from sglang_worker.images.budget import ImageBudget
-from sglang_worker.images.fetch import ImageFetcher
+from sglang_worker.decoder.media import DecodedMedia, MediaLimits
+from sglang_worker.decoder.sandbox import SandboxLimits
 from sglang_worker.images.parts import Location
 from sglang_worker.settings import Settings
 
@@ -57,44 +54,25 @@ class AudioReport:
 
 class AudioPipeline:
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._fetcher = ImageFetcher(settings, noun="audio")
-        self._slots = asyncio.Semaphore(workers(settings.audio_workers))
-        self._decoders = DecoderPool(DECODER, settings.decoder_spares)
-        self._limits = SandboxLimits(settings.audio_decode_timeout_s,
-                                     settings.audio_decode_max_memory_mb)
+        self._max_seconds = settings.max_audio_seconds
+        self._media = DecodedMedia("audio", "audio parts", DECODER, MediaLimits(
+            settings.max_audios_per_request, settings.max_audio_bytes,
+            settings.max_total_audio_bytes, settings.audio_local_dir, settings.audio_workers,
+            SandboxLimits(settings.audio_decode_timeout_s, settings.audio_decode_max_memory_mb)),
+            settings)
 
     async def close(self) -> None:
-        await self._fetcher.close()
-        await self._decoders.close()
+        await self._media.close()
 
     async def prepare(self, parts: list[AudioPart], rules: AudioRules
                       ) -> tuple[dict[Location, str], AudioReport]:
         """A data URL for each part's location, and what it took."""
         if not parts:
             return {}, AudioReport()
-        limit = self._settings.max_audios_per_request
-        if len(parts) > limit:
-            raise AudioError(f"request has {len(parts)} audio parts, over the limit of {limit} "
-                             "(MAX_AUDIOS_PER_REQUEST)", param=parts[limit].param)
-        started = time.perf_counter()
-        budget = ImageBudget(per_image=self._settings.max_audio_bytes,
-                             total=self._settings.max_total_audio_bytes, noun="audio")
-        results = await prepare_each(parts, lambda part: self._prepare_one(part, rules, budget))
-        urls = {part.location: url for part, (url, _) in zip(parts, results, strict=True)}
-        return urls, AudioReport(len(parts), budget.used, sum(len(u) for u in urls.values()),
-                                 time.perf_counter() - started,
-                                 tuple(facts for _, facts in results))
 
-    async def _prepare_one(self, part: AudioPart, rules: AudioRules,
-                           budget: ImageBudget) -> tuple[str, TrackFacts]:
-        try:
-            data = await read_bytes(part.source, "audio", self._fetcher, budget,
-                                    self._settings.audio_local_dir)
-            job = TrackJob(rules, self._settings.max_audio_seconds, part.format)
-            async with self._slots:
-                facts, url = await decode_isolated(self._decoders, asdict(job), data,
-                                                   self._limits, "audio")
-            return url, TrackFacts(**facts)
-        except MediaPartError as exc:
-            raise AudioError(exc.message, param=part.param) from None
+        def job(part: AudioPart) -> dict[str, Any]:
+            return asdict(TrackJob(rules, self._max_seconds, part.format))
+
+        done = await self._media.prepare(parts, job, lambda facts: TrackFacts(**facts))
+        return done.urls, AudioReport(len(parts), done.bytes_in, done.bytes_out, done.seconds,
+                                      done.facts)

@@ -42,6 +42,7 @@ import av
 import numpy as np
 
 from sglang_worker.audio.rules import AudioRules
+from sglang_worker.decoder.probe import declared_seconds, reason
 from sglang_worker.errors import AudioError
 
 CONTAINERS = {"wav": "WAV", "mp3": "MP3", "flac": "FLAC", "ogg": "Ogg",
@@ -90,10 +91,9 @@ def prepare_track(data: bytes, job: TrackJob) -> tuple[bytes, TrackFacts]:
         source = av.open(io.BytesIO(data), mode="r")
     except av.FFmpegError as exc:
         raise AudioError(f"the data cannot be opened as audio: not an audio file, or a damaged "
-                         f"or truncated one (FFmpeg: {_reason(exc)})") from None
+                         f"or truncated one (FFmpeg: {reason(exc)})") from None
     with source:
-        stream = _checked_stream(source, job, data)
-        declared = _declared_seconds(source, stream, data)
+        stream, declared = _checked_stream(source, job, data)
         rate_in = stream.codec_context.sample_rate
         samples, read, cut = _decode(source, stream, job)
     name = source.format.name
@@ -112,7 +112,8 @@ def prepare_track(data: bytes, job: TrackJob) -> tuple[bytes, TrackFacts]:
 
 
 def _checked_stream(source: av.container.InputContainer, job: TrackJob,
-                    data: bytes) -> av.AudioStream:
+                    data: bytes) -> tuple[av.AudioStream, float]:
+    """The first audio stream, checked, and the length it declares."""
     name = source.format.name
     if job.format is not None and FORMAT_CONTAINERS[job.format] != name:
         found = CONTAINERS.get(name, f"'{name}'")
@@ -140,15 +141,12 @@ def _checked_stream(source: av.container.InputContainer, job: TrackJob,
     if declared > job.max_seconds:
         raise AudioError(f"the audio declares {declared:.1f} s, over the {job.max_seconds:g} s "
                          "limit (MAX_AUDIO_SECONDS)")
-    return stream
+    return stream, declared
 
 
 def _declared_seconds(source: av.container.InputContainer, stream: av.AudioStream,
                       data: bytes) -> float:
-    if stream.duration is not None and stream.time_base:
-        seconds = float(stream.duration * stream.time_base)
-    else:
-        seconds = source.duration / av.time_base if source.duration else 0.0
+    seconds = declared_seconds(source, stream)
     if source.format.name == "wav":
         seconds = max(seconds, wav_header_seconds(data) or 0.0)
     return seconds
@@ -206,7 +204,7 @@ def _decode(source: av.container.InputContainer, stream: av.AudioStream,
         for mono in resampler.resample(None):
             chunks.append(mono.to_ndarray().reshape(-1))
     except av.FFmpegError as exc:
-        raise AudioError(f"the audio file is damaged: {_reason(exc)}") from None
+        raise AudioError(f"the audio file is damaged: {reason(exc)}") from None
     if packets == 0 or read == 0:
         raise AudioError("the audio has no samples")
     if bad > max(1, packets * MAX_BAD_PACKETS):
@@ -242,7 +240,3 @@ def _encode(samples: np.ndarray, rate: int) -> bytes:
         for packet in stream.encode(None):
             container.mux(packet)
     return out.getvalue()
-
-
-def _reason(exc: av.FFmpegError) -> str:
-    return (exc.strerror or type(exc).__name__).rstrip(".")

@@ -41,6 +41,7 @@ from fractions import Fraction
 import av
 from PIL import Image
 
+from sglang_worker.decoder.probe import declared_seconds, reason
 from sglang_worker.errors import VideoError
 from sglang_worker.video.sampling import SamplePlan, Size, VideoRules, plan
 
@@ -81,7 +82,7 @@ def prepare_clip(data: bytes, job: ClipJob) -> tuple[bytes, ClipFacts]:
         source = av.open(io.BytesIO(data), mode="r")
     except av.FFmpegError as exc:
         raise VideoError(f"the data cannot be opened as a video: not a video file, or a "
-                         f"damaged or truncated one (FFmpeg: {_reason(exc)})") from None
+                         f"damaged or truncated one (FFmpeg: {reason(exc)})") from None
     with source:
         stream = _checked_stream(source, job)
         packets, seconds = _packets(source, stream, job)
@@ -111,7 +112,7 @@ def _checked_stream(source: av.container.InputContainer, job: ClipJob) -> av.Vid
                          f"{', '.join(sorted(set(CODECS.values())))})")
     width, height = stream.codec_context.width, stream.codec_context.height
     _check_frame_size(width, height, job, "declares")
-    declared = _declared_seconds(source, stream)
+    declared = declared_seconds(source, stream)
     if declared > job.max_seconds:
         raise VideoError(f"the video declares {declared:.1f} s, over the {job.max_seconds:g} s "
                          "limit (MAX_VIDEO_SECONDS)")
@@ -128,12 +129,6 @@ def _check_frame_size(width: int, height: int, job: ClipJob, verb: str) -> None:
         raise VideoError(f"the video {verb} frames of {width}x{height} ({width * height} "
                          f"pixels), over the {job.max_frame_pixels} pixel limit "
                          "(MAX_VIDEO_FRAME_PIXELS)")
-
-
-def _declared_seconds(source: av.container.InputContainer, stream: av.VideoStream) -> float:
-    if stream.duration is not None and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return source.duration / av.time_base if source.duration else 0.0
 
 
 def _packets(source: av.container.InputContainer, stream: av.VideoStream,
@@ -155,7 +150,7 @@ def _packets(source: av.container.InputContainer, stream: av.VideoStream,
                                      "(MAX_VIDEO_SECONDS)")
             packets.append(packet)
     except av.FFmpegError as exc:
-        raise VideoError(f"the video file is damaged: {_reason(exc)}") from None
+        raise VideoError(f"the video file is damaged: {reason(exc)}") from None
     if not packets:
         raise VideoError("the video has no frames")
     seconds = float((last - first) * base) if first is not None else 0.0
@@ -207,7 +202,7 @@ def _decode_and_encode(stream: av.VideoStream, packets: list[av.Packet], samplin
             if remaining == 0:
                 break
     except av.FFmpegError as exc:
-        raise VideoError(f"the video could not be decoded: {_reason(exc)}") from None
+        raise VideoError(f"the video could not be decoded: {reason(exc)}") from None
     if not kept:
         raise VideoError("no frame of the video could be decoded")
     while len(kept) < len(sampling.indices):
@@ -272,7 +267,3 @@ class _ClipWriter:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
-
-
-def _reason(exc: av.FFmpegError) -> str:
-    return (exc.strerror or type(exc).__name__).rstrip(".")
