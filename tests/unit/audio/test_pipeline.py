@@ -182,8 +182,11 @@ async def test_a_decoder_that_overruns_is_killed_and_the_pipeline_serves_on(monk
     pipeline = AudioPipeline(Settings(audio_decode_timeout_s=0.05, audio_workers=1,
                                       decoder_spares=0))
     try:
+        # 30 s of 48 kHz stereo: a child that answers at once (os._exit) still needs well
+        # over the 0.05 s deadline to start, decode and resample it.
+        slow = corpus.data_url(corpus.wav(48000, 30, 2))
         for _ in range(2):  # one worker slot: the first deadline must have given it back
-            error = await refusal(pipeline, CLIP)
+            error = await refusal(pipeline, slow)
             assert error.param == "messages[0].content[0]"
             assert error.message == "decoding the audio took longer than 0.05 s " \
                                     "(AUDIO_DECODE_TIMEOUT_S)"
