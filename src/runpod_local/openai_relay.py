@@ -30,7 +30,9 @@ Contract:
   routes the worker writes Anthropic's body instead: the answer is that body, at the status
   its type maps to (``errors.ANTHROPIC_STATUSES``, 500 for a type it does not know); an
   OpenAI-shaped error there (the board's own 503 and 504) keeps its status and takes
-  Anthropic's shape. An error in another form (a traceback from the SDK) becomes a 500.
+  Anthropic's shape. SGLang's top-level error body (the worker's on ``/v1/score``,
+  ``errors.sglang_error_body``) is the answer as it is, at the status its ``code`` says. An
+  error in another form (a traceback from the SDK) becomes a 500.
   CANCELLED: 409.
 - Error bodies are the worker's own (``sglang_worker.errors``: ``openai_error_body``,
   ``error_body``): one builder for the worker, its HTTP face and this emulator.
@@ -90,11 +92,19 @@ def _is_anthropic_body(value: Any) -> bool:
             and isinstance(value.get("error"), dict))
 
 
+def _is_sglang_body(value: Any) -> bool:
+    code = value.get("code") if isinstance(value, dict) else None
+    return (isinstance(value, dict) and value.get("object") == "error" and isinstance(code, int)
+            and 400 <= code <= 599)
+
+
 def error_from_job_error(error: Any, *, anthropic: bool = False) -> tuple[int, dict[str, Any]]:
     """The HTTP status and error body (Anthropic's with ``anthropic``) carried by a job's error."""
     parsed = _parsed(error)
     if anthropic and _is_anthropic_body(parsed):
         return ANTHROPIC_STATUSES.get(parsed["error"].get("type"), 500), parsed
+    if _is_sglang_body(parsed):
+        return parsed["code"], parsed
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         inner = parsed["error"]
         code = inner.get("code")

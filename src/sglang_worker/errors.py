@@ -35,6 +35,12 @@ Contract:
   from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
   ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
   flag, which the faces set from the route as decided at the door (``routes.Route.anthropic``).
+- On SGLang's own retrieval routes (``/v1/score``; ``routes.Route.sglang_errors``) the error
+  takes SGLang's top-level shape (``sglang_error_body``: ``{"object": "error", "message",
+  "type", "param", "code"}``, the type from the HTTP status as SGLang names it, 400
+  ``BadRequestError``), because those routes have no SDK: their clients (SGLang's own tests
+  among them) read the body bare SGLang sends. ``sglang=...`` selects it as ``anthropic=...``
+  does Anthropic's.
 - ``sse_error_event(error)`` is the same body as one in-band SSE event (``sse.error_event``
   frames any error body so, for the local endpoint's own errors too), for a stream that has
   already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
@@ -80,9 +86,23 @@ def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
+# SGLang's error types by HTTP status, as its OpenAI-compatible serving layer names them.
+SGLANG_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError",
+                500: "InternalServerError", 503: "ServiceUnavailableError", 504: "TimeoutError"}
+
+
+def sglang_error_body(status: int, message: str, *, param: str | None = None) -> dict[str, Any]:
+    kind = SGLANG_TYPES.get(status, "InternalServerError" if status >= 500 else
+                            "BadRequestError")
+    return {"object": "error", "message": message, "type": kind, "param": param, "code": status}
+
+
 def error_body(status: int, message: str, *, param: str | None = None,
-               anthropic: bool = False) -> dict[str, Any]:
-    """The error body for a route: Anthropic's shape on its routes, OpenAI's elsewhere."""
+               anthropic: bool = False, sglang: bool = False) -> dict[str, Any]:
+    """The error body for a route: Anthropic's shape on its routes, SGLang's on its retrieval
+    routes, OpenAI's elsewhere."""
+    if sglang:
+        return sglang_error_body(status, message, param=param)
     if anthropic:
         where = f"{param}: " if param and not message.startswith(param) else ""
         return anthropic_error_body(status, where + message)
@@ -102,14 +122,15 @@ class WorkerError(Exception):
         if status is not None:
             self.status = status
 
-    def to_body(self, *, anthropic: bool = False) -> dict[str, Any]:
-        if anthropic:
-            return error_body(self.status, self.message, param=self.param, anthropic=True)
+    def to_body(self, *, anthropic: bool = False, sglang: bool = False) -> dict[str, Any]:
+        if anthropic or sglang:
+            return error_body(self.status, self.message, param=self.param, anthropic=anthropic,
+                              sglang=sglang)
         return openai_error_body(self.status, self.message, param=self.param,
                                  error_type=self.error_type)
 
-    def to_job_error(self, *, anthropic: bool = False) -> str:
-        return json.dumps(self.to_body(anthropic=anthropic), ensure_ascii=False)
+    def to_job_error(self, *, anthropic: bool = False, sglang: bool = False) -> str:
+        return json.dumps(self.to_body(anthropic=anthropic, sglang=sglang), ensure_ascii=False)
 
 
 class InvalidRequest(WorkerError):

@@ -22,7 +22,8 @@ what was checked is exactly what the engine client sends:
   matching the id exactly (``pipeline.models``).
 - ``check_route(route)``: the allowlist, matched on the canonical form. Inference routes
   (``INFERENCE_ROUTES``: chat, completions, ``/generate``, OpenAI's Responses API, Anthropic's
-  Messages API and its token count, embeddings, tokenize) and read-only routes
+  Messages API and its token count, embeddings, tokenize, SGLang's ``/v1/score``) and read-only
+  routes
   (``READ_ROUTES``, and ``/v1/models/{id}`` where the id may contain ``/``, e.g.
   ``Qwen/Qwen2.5-VL-7B-Instruct``). Anything else is a 404, SGLang's admin routes
   (``/flush_cache``, ``/release_memory_occupation``, ``/update_weights*`` ...) among them.
@@ -32,7 +33,8 @@ what was checked is exactly what the engine client sends:
   and cannot be found again behind RunPod's load balancing, so the 404 says so.
 - ``parse_route(raw)``: both, once, at a face's door: a ``Route``, the one value the rest of the
   way carries (its canonical ``path``, whether it is a ``read`` route, its ``model_id``, and
-  whether its errors take Anthropic's shape). Nothing after the door parses the route again.
+  whether its errors take Anthropic's or SGLang's shape). Nothing after the door parses the
+  route again.
 - ``engine_path(route)``: the path to put on the wire for a canonical route: every segment
   percent-encoded except RFC 3986's unreserved characters, so that the engine decodes exactly
   the checked segments and nothing in between re-reads them as dot segments or separators.
@@ -56,12 +58,16 @@ COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
 EMBEDDINGS_ROUTE = "/v1/embeddings"
 TOKENIZE_ROUTE = "/v1/tokenize"
 DETOKENIZE_ROUTE = "/v1/detokenize"
+SCORE_ROUTE = "/v1/score"
 # Anthropic's Messages API: its errors take Anthropic's shape (errors.anthropic_error_body).
 ANTHROPIC_ROUTES = frozenset({MESSAGES_ROUTE, COUNT_TOKENS_ROUTE})
+# SGLang's own retrieval routes: no SDK reads them, so their errors keep the top-level shape
+# bare SGLang answers in (errors.sglang_error_body), which their clients parse.
+SGLANG_ERROR_ROUTES = frozenset({SCORE_ROUTE})
 
 INFERENCE_ROUTES = frozenset(
     {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, RESPONSES_ROUTE, MESSAGES_ROUTE,
-     COUNT_TOKENS_ROUTE, EMBEDDINGS_ROUTE, TOKENIZE_ROUTE, DETOKENIZE_ROUTE}
+     COUNT_TOKENS_ROUTE, EMBEDDINGS_ROUTE, TOKENIZE_ROUTE, DETOKENIZE_ROUTE, SCORE_ROUTE}
 )
 READ_ROUTES = frozenset(
     {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}
@@ -193,6 +199,11 @@ class Route:
     def anthropic(self) -> bool:
         """Whether its errors take Anthropic's shape (``errors.anthropic_error_body``)."""
         return self.path in ANTHROPIC_ROUTES
+
+    @property
+    def sglang_errors(self) -> bool:
+        """Whether its errors take SGLang's top-level shape (``errors.sglang_error_body``)."""
+        return self.path in SGLANG_ERROR_ROUTES
 
 
 def parse_route(raw: Any) -> Route:

@@ -116,7 +116,8 @@ class LoadBalancingApp:
         anthropic = route.anthropic
         if request.method != ("GET" if route.read else "POST"):
             return error_response(405, f"{route.path} takes {'GET' if route.read else 'POST'}, "
-                                  f"not {request.method}", anthropic=anthropic)
+                                  f"not {request.method}", anthropic=anthropic,
+                                  sglang=route.sglang_errors)
         unavailable = self._unavailable()
         if unavailable is not None:
             return unavailable
@@ -128,7 +129,8 @@ class LoadBalancingApp:
             return error_response(
                 429, f"the worker is at its limit of {limit} requests in flight "
                 "(MAX_CONCURRENCY); retry shortly or add workers",
-                headers={"Retry-After": BUSY_RETRY_AFTER_S}, anthropic=anthropic)
+                headers={"Retry-After": BUSY_RETRY_AFTER_S}, anthropic=anthropic,
+                sglang=route.sglang_errors)
         self.in_flight += 1
         self._idle.clear()
         try:
@@ -163,12 +165,12 @@ class LoadBalancingApp:
         except WorkerError as error:
             outcome = f"error:{error.status}"
             log.warning("request=%s failed: %s", request_id, error.message)
-            return _error(error, anthropic)
+            return _error(error, anthropic, route.sglang_errors)
         except Exception:
             outcome = "error:500"
             log.exception("request=%s failed with an unexpected error", request_id)
             return _error(WorkerError("internal error in the worker; see the worker logs"),
-                          anthropic)
+                          anthropic, route.sglang_errors)
         finally:
             log.info("request=%s outcome=%s route=%s stream=%s %s", request_id, outcome,
                      route.path,
@@ -200,5 +202,5 @@ async def _event_bytes(pipeline: Pipeline, request: EngineRequest,
             yield b"".join(events)
 
 
-def _error(error: WorkerError, anthropic: bool = False) -> web.Response:
-    return json_response(error.status, error.to_body(anthropic=anthropic))
+def _error(error: WorkerError, anthropic: bool = False, sglang: bool = False) -> web.Response:
+    return json_response(error.status, error.to_body(anthropic=anthropic, sglang=sglang))

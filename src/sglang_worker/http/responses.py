@@ -39,9 +39,9 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def error_response(status: int, message: str, *, param: str | None = None,
                    headers: dict[str, str] | None = None,
-                   anthropic: bool = False) -> web.Response:
-    return json_response(status, error_body(status, message, param=param, anthropic=anthropic),
-                         headers)
+                   anthropic: bool = False, sglang: bool = False) -> web.Response:
+    return json_response(status, error_body(status, message, param=param, anthropic=anthropic,
+                                            sglang=sglang), headers)
 
 
 def sse_bytes(output: Any) -> bytes:

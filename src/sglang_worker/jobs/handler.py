@@ -90,12 +90,14 @@ class Worker:
             anthropic = shape is not None and shape.route.anthropic
             if streamed and shape is not None and shape.openai:
                 yield sse_error_event(error, anthropic=anthropic)
-            yield job_error(error, anthropic=anthropic)
+            yield job_error(error, anthropic=anthropic,
+                            sglang=shape is not None and shape.route.sglang_errors)
         except Exception:
             outcome = "error:500"
             log.exception("job=%s failed with an unexpected error", job_id)
             yield job_error(WorkerError("internal error in the worker; see the worker logs"),
-                            anthropic=shape is not None and shape.route.anthropic)
+                            anthropic=shape is not None and shape.route.anthropic,
+                            sglang=shape is not None and shape.route.sglang_errors)
         finally:
             log.info("job=%s outcome=%s route=%s stream=%s %s", job_id, outcome,
                      shape.route.path if shape else "-", request.stream if request else "-",

@@ -16,5 +16,6 @@ from __future__ import annotations
 from sglang_worker.errors import WorkerError
 
 
-def job_error(error: WorkerError, *, anthropic: bool = False) -> dict[str, str]:
-    return {"error": error.to_job_error(anthropic=anthropic)}
+def job_error(error: WorkerError, *, anthropic: bool = False,
+              sglang: bool = False) -> dict[str, str]:
+    return {"error": error.to_job_error(anthropic=anthropic, sglang=sglang)}

@@ -25,6 +25,7 @@ MINIMAL = {
     "embeddings": {"input": "hi"},
     "tokenize": {"prompt": "hi"},
     "detokenize": {"tokens": [1, 2]},
+    "score": {"query": "hi", "items": ["a"], "label_token_ids": [1]},
 }
 RULES = [(api, name, rule) for api in APIS for name, rule in sorted(api.fields.items())]
 
