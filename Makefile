@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 TINY_VL := .cache/models/tiny-qwen2-vl
 TINY_TEXT := .cache/models/tiny-qwen2-text
 TINY_AUDIO := .cache/models/tiny-qwen2-audio
+TINY_RERANKER := .cache/models/tiny-qwen2-reranker
+TINY_CLASSIFIER := .cache/models/tiny-qwen2-classifier
 DEMO_INPUT ?= test_input_with_base64_images.json
 
 .PHONY: setup models demo test unit unit-py312 image-deps-check integration lint docs fuzz \
@@ -16,6 +18,8 @@ models: setup
 	@$(PY) -m tiny_models.build --out $(TINY_VL) >/dev/null
 	@$(PY) -m tiny_models.build --out $(TINY_TEXT) --text-only >/dev/null
 	@$(PY) -m tiny_models.build --out $(TINY_AUDIO) --audio >/dev/null
+	@$(PY) -m tiny_models.build --out $(TINY_RERANKER) --reranker >/dev/null
+	@$(PY) -m tiny_models.build --out $(TINY_CLASSIFIER) --classifier >/dev/null
 
 demo: models
 	@$(PY) handler.py --test_input $(DEMO_INPUT)

@@ -294,6 +294,28 @@ def case_messages(ep: Endpoint) -> Outcome:
     return Outcome(image_tokens=added, detail="input tokens added by the image")
 
 
+def case_score(ep: Endpoint) -> Outcome:
+    """SGLang's ``/v1/score``: the probability of each item's first token after the query, its
+    label tokens found with ``/v1/tokenize``; with ``apply_softmax`` they sum to 1."""
+    items = ["Paris", "London", "Berlin"]
+    labels = []
+    for item in items:
+        tokens = ep.client.post("/tokenize", cast_to=object,
+                                body={"prompt": item, "add_special_tokens": False})
+        check(isinstance(tokens, dict) and bool(tokens.get("tokens")),
+              f"tokenize answered {str(tokens)[:80]}")
+        labels.append(tokens["tokens"][0])
+    scores = ep.client.post("/score", cast_to=object, body={
+        "query": "The capital of France is", "items": items, "label_token_ids": labels,
+        "apply_softmax": True, "model": ep.model})
+    check(isinstance(scores, dict) and len(scores.get("scores") or []) == len(items),
+          f"score answered {str(scores)[:80]}")
+    check(all(abs(sum(row) - 1.0) < 1e-4 for row in scores["scores"]),
+          "the softmax scores of an item do not sum to 1")
+    best = max(range(len(items)), key=lambda i: scores["scores"][i][i])
+    return Outcome(detail=f"{len(items)} items scored; highest own-label score: {items[best]}")
+
+
 def case_models(ep: Endpoint) -> Outcome:
     models = ep.client.models.list().data
     check(bool(models), "models.list() returned no model")
@@ -402,6 +424,7 @@ CASES: list[tuple[str, Callable[[Endpoint], Outcome]]] = [
     ("error: a PNG sent as WAV audio", case_audio_not_audio),
     ("Responses API, image as base64", case_responses),
     ("Anthropic Messages API, image as base64", case_messages),
+    ("score: label-token probabilities (/v1/score)", case_score),
 ]
 
 

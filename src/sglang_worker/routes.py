@@ -22,8 +22,8 @@ what was checked is exactly what the engine client sends:
   matching the id exactly (``pipeline.models``).
 - ``check_route(route)``: the allowlist, matched on the canonical form. Inference routes
   (``INFERENCE_ROUTES``: chat, completions, ``/generate``, OpenAI's Responses API, Anthropic's
-  Messages API and its token count, embeddings, tokenize, SGLang's ``/v1/score``) and read-only
-  routes
+  Messages API and its token count, embeddings, tokenize, SGLang's ``/v1/score``,
+  ``/v1/rerank`` and ``/v1/classify``) and read-only routes
   (``READ_ROUTES``, and ``/v1/models/{id}`` where the id may contain ``/``, e.g.
   ``Qwen/Qwen2.5-VL-7B-Instruct``). Anything else is a 404, SGLang's admin routes
   (``/flush_cache``, ``/release_memory_occupation``, ``/update_weights*`` ...) among them.
@@ -59,15 +59,18 @@ EMBEDDINGS_ROUTE = "/v1/embeddings"
 TOKENIZE_ROUTE = "/v1/tokenize"
 DETOKENIZE_ROUTE = "/v1/detokenize"
 SCORE_ROUTE = "/v1/score"
+RERANK_ROUTE = "/v1/rerank"
+CLASSIFY_ROUTE = "/v1/classify"
 # Anthropic's Messages API: its errors take Anthropic's shape (errors.anthropic_error_body).
 ANTHROPIC_ROUTES = frozenset({MESSAGES_ROUTE, COUNT_TOKENS_ROUTE})
 # SGLang's own retrieval routes: no SDK reads them, so their errors keep the top-level shape
 # bare SGLang answers in (errors.sglang_error_body), which their clients parse.
-SGLANG_ERROR_ROUTES = frozenset({SCORE_ROUTE})
+SGLANG_ERROR_ROUTES = frozenset({SCORE_ROUTE, RERANK_ROUTE, CLASSIFY_ROUTE})
 
 INFERENCE_ROUTES = frozenset(
     {CHAT_ROUTE, COMPLETIONS_ROUTE, GENERATE_ROUTE, RESPONSES_ROUTE, MESSAGES_ROUTE,
-     COUNT_TOKENS_ROUTE, EMBEDDINGS_ROUTE, TOKENIZE_ROUTE, DETOKENIZE_ROUTE, SCORE_ROUTE}
+     COUNT_TOKENS_ROUTE, EMBEDDINGS_ROUTE, TOKENIZE_ROUTE, DETOKENIZE_ROUTE, SCORE_ROUTE,
+     RERANK_ROUTE, CLASSIFY_ROUTE}
 )
 READ_ROUTES = frozenset(
     {MODELS_ROUTE, "/health", "/health_generate", "/model_info", "/get_model_info"}

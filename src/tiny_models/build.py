@@ -19,6 +19,13 @@ What it writes (about 0.5 MB, in the layout of the published Qwen2-VL checkpoint
 - ``tiny_model_build.json``: the build stamp (builder hash, library versions, file hashes).
 With ``--text-only`` (``vision=False``) it writes a text-only Qwen2 instead, for testing the
 "model does not support vision" path.
+With ``--reranker`` (``variant="qwen2-vl-reranker"``) it writes the Qwen2-VL with a multimodal
+reranker chat template instead (the query, document and instruction rendered with vision
+placeholders and the "yes" or "no" judgement that SGLang's ``/v1/rerank`` detects), and a
+tokenizer that holds ``yes`` and ``no`` as single tokens, which SGLang scores with. With
+``--classifier`` (``variant="qwen2-classifier"``) it writes a ``Qwen2ForSequenceClassification``
+(the same text model, a 3-label ``score`` head, ``id2label`` negative/neutral/positive, no
+``lm_head``) for ``/v1/classify`` and cross-encoder ``/v1/rerank``, served with ``--is-embedding``.
 With ``--audio`` (``audio=True``; ``vision`` is then not read) it writes a Qwen2-Audio instead
 (``Qwen2AudioForConditionalGeneration``, about 0.5 MB), in the published nested layout:
 - ``config.json``: model_type ``qwen2_audio``, ``text_config`` (the same text model as above,
@@ -41,7 +48,7 @@ complete build by the same builder and libraries is left alone), atomic (built i
 directory and renamed, so an interrupted build never leaves half a model), and it refuses to
 replace a non-empty directory that it did not build.
 
-Usage: python -m tiny_models.build --out DIR [--text-only | --audio]
+Usage: python -m tiny_models.build --out DIR [--text-only | --audio | --reranker | --classifier]
 (prints DIR last; ``make models``)
 
 It imports torch and transformers. The worker never imports or runs it: a CPU run without
@@ -174,6 +181,25 @@ QWEN2_AUDIO_CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# A multimodal reranker template in the form SGLang's /v1/rerank renders (``query`` and
+# ``document`` as lists of text, image and video parts, ``instruct`` optional): the yes/no
+# phrase and the vision tokens are what SGLang detects it by (serving_rerank).
+RERANKER_CHAT_TEMPLATE = (
+    "{% macro parts(content) %}{% for part in content %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% else %}{{ part['text'] }}{% endif %}{% endfor %}{% endmacro %}"
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
+    "<|im_start|>user\n<Instruct>: {{ instruct | default('Given a query, retrieve relevant "
+    "documents.') }}\n<Query>: {{ parts(query) }}\n<Document>: {{ parts(document) }}"
+    "<|im_end|>\n<|im_start|>assistant\n"
+)
+# Lines that make ``yes`` and ``no`` single tokens of the reranker's vocabulary.
+RERANKER_CORPUS = "yes\nno\n" * 40
+
+CLASSIFIER_LABELS = ("negative", "neutral", "positive")
+
 # ChatML as Qwen2 uses it; content may be a string or a list of text parts.
 QWEN2_CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
@@ -186,12 +212,19 @@ QWEN2_CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(out: Path, *, vision: bool = True, audio: bool = False) -> Path:
+VARIANTS = ("qwen2-vl", "qwen2", "qwen2-audio", "qwen2-vl-reranker", "qwen2-classifier")
+
+
+def build_tiny_model(out: Path, *, vision: bool = True, audio: bool = False,
+                     variant: str | None = None) -> Path:
     """Build the model into ``out`` unless it already holds this exact build; return ``out``.
-    ``audio=True`` builds the Qwen2-Audio variant (``vision`` is then not read)."""
+    ``audio=True`` builds the Qwen2-Audio variant (``vision`` is then not read); ``variant``
+    (one of ``VARIANTS``) names any variant and wins over both."""
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    variant = "qwen2-audio" if audio else "qwen2-vl" if vision else "qwen2"
+    variant = variant or ("qwen2-audio" if audio else "qwen2-vl" if vision else "qwen2")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     with _lock(out.parent):
         expected = _build_key(variant)
         if _is_complete_build(out, expected):
@@ -234,15 +267,19 @@ def _is_complete_build(out: Path, expected: dict) -> bool:
 
 
 def _write_model(directory: Path, variant: str) -> None:
-    audio, vision = variant == "qwen2-audio", variant == "qwen2-vl"
+    audio, vision = variant == "qwen2-audio", variant in ("qwen2-vl", "qwen2-vl-reranker")
     special = AUDIO_SPECIAL_TOKENS if audio else SPECIAL_TOKENS
-    tokenizer = _train_tokenizer(special)
+    reranker = variant == "qwen2-vl-reranker"
+    tokenizer = _train_tokenizer(special, RERANKER_CORPUS if reranker else "")
     ids = {token: tokenizer.token_to_id(token) for token in special}
     vocab_size = -(-tokenizer.get_vocab_size(with_added_tokens=True) // 64) * 64
     if audio:
         config, template = _qwen2_audio_config(vocab_size, ids), QWEN2_AUDIO_CHAT_TEMPLATE
     elif vision:
-        config, template = _qwen2_vl_config(vocab_size, ids), QWEN2_VL_CHAT_TEMPLATE
+        config = _qwen2_vl_config(vocab_size, ids)
+        template = RERANKER_CHAT_TEMPLATE if reranker else QWEN2_VL_CHAT_TEMPLATE
+    elif variant == "qwen2-classifier":
+        config, template = _qwen2_classifier_config(vocab_size, ids), QWEN2_CHAT_TEMPLATE
     else:
         config, template = _qwen2_config(vocab_size, ids), QWEN2_CHAT_TEMPLATE
 
@@ -265,11 +302,16 @@ def _write_model(directory: Path, variant: str) -> None:
         _write_json(directory / "processor_config.json", _audio_processor_config())
         _write_json(directory / "chat_template.json", {"chat_template": template})
         _write_weights(directory / "model.safetensors", _audio_weight_shapes(vocab_size))
+    elif variant == "qwen2-classifier":
+        _write_weights(directory / "model.safetensors", _classifier_weight_shapes(vocab_size))
     else:
-        _write_weights(directory / "model.safetensors", _weight_shapes(vocab_size, vision))
+        judges = (tokenizer.token_to_id("yes"), tokenizer.token_to_id("no")) if reranker \
+            else None
+        _write_weights(directory / "model.safetensors", _weight_shapes(vocab_size, vision),
+                       judges)
 
 
-def _train_tokenizer(special_tokens: tuple[str, ...]):
+def _train_tokenizer(special_tokens: tuple[str, ...], extra_corpus: str = ""):
     from tokenizers import (
         AddedToken,
         Regex,
@@ -296,7 +338,8 @@ def _train_tokenizer(special_tokens: tuple[str, ...]):
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tokenizer.train_from_iterator(CORPUS.splitlines(keepends=True), trainer=trainer)
+    tokenizer.train_from_iterator((CORPUS + extra_corpus).splitlines(keepends=True),
+                                  trainer=trainer)
     tokenizer.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t in special_tokens]
     )
@@ -333,6 +376,17 @@ def _qwen2_config(vocab_size: int, ids: dict[str, int]) -> dict:
         **_text_fields(vocab_size, ids),
         "architectures": ["Qwen2ForCausalLM"],
         "model_type": "qwen2",
+    }
+
+
+def _qwen2_classifier_config(vocab_size: int, ids: dict[str, int]) -> dict:
+    return {
+        **_text_fields(vocab_size, ids),
+        "architectures": ["Qwen2ForSequenceClassification"],
+        "model_type": "qwen2",
+        "id2label": dict(enumerate(CLASSIFIER_LABELS)),
+        "label2id": {label: i for i, label in enumerate(CLASSIFIER_LABELS)},
+        "num_labels": len(CLASSIFIER_LABELS),
     }
 
 
@@ -497,6 +551,12 @@ def _text_weight_shapes(vocab_size: int, prefix: str = "") -> dict[str, tuple[in
     return shapes
 
 
+def _classifier_weight_shapes(vocab_size: int) -> dict[str, tuple[int, ...]]:
+    shapes = _text_weight_shapes(vocab_size)
+    del shapes["lm_head.weight"]
+    return shapes | {"score.weight": (len(CLASSIFIER_LABELS), TEXT["hidden"])}
+
+
 def _weight_shapes(vocab_size: int, vision: bool) -> dict[str, tuple[int, ...]]:
     """Every tensor of the published checkpoint layout, by name."""
     h = TEXT["hidden"]
@@ -577,8 +637,15 @@ def _audio_weight_shapes(vocab_size: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _write_weights(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Norm scales 1, biases 0, everything else N(0, 0.02), drawn in sorted name order."""
+def _write_weights(path: Path, shapes: dict[str, tuple[int, ...]],
+                   judge_ids: tuple[int, int] | None = None) -> None:
+    """Norm scales 1, biases 0, everything else N(0, 0.02), drawn in sorted name order.
+
+    With ``judge_ids`` (the reranker's ``yes`` and ``no`` tokens), every token embedding gets a
+    constant 1.0 in its first dimension, which then dominates the normalised hidden state, and
+    the two judge rows of ``lm_head`` read it (1.0) plus noise of scale 1 elsewhere: so both
+    words are always among SGLang's top 50 first tokens, and the score between them still
+    varies with the input."""
     import torch
     from safetensors.torch import save_file
 
@@ -592,7 +659,14 @@ def _write_weights(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
             value = torch.ones(shape)
         else:
             value = torch.randn(shape, generator=generator) * 0.02
-        tensors[name] = value.to(torch.bfloat16).contiguous()
+        tensors[name] = value
+    if judge_ids is not None:
+        tensors["model.embed_tokens.weight"][:, 0] = 1.0
+        for token in judge_ids:
+            tensors["lm_head.weight"][token] = torch.randn(
+                shapes["lm_head.weight"][1], generator=generator)
+            tensors["lm_head.weight"][token, 0] = 1.0
+    tensors = {name: value.to(torch.bfloat16).contiguous() for name, value in tensors.items()}
     save_file(tensors, str(path), metadata={"format": "pt"})
 
 
@@ -645,8 +719,15 @@ def main(argv: list[str] | None = None) -> int:
     variant.add_argument(
         "--audio", action="store_true", help="build a Qwen2-Audio instead of Qwen2-VL"
     )
+    variant.add_argument("--reranker", action="store_true",
+                         help="build the Qwen2-VL with a multimodal reranker chat template")
+    variant.add_argument("--classifier", action="store_true",
+                         help="build a Qwen2 sequence classifier (3 labels)")
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.out, vision=not args.text_only, audio=args.audio))
+    named = "qwen2-vl-reranker" if args.reranker else "qwen2-classifier" if args.classifier \
+        else None
+    print(build_tiny_model(args.out, vision=not args.text_only, audio=args.audio,
+                           variant=named))
     return 0
 
 

@@ -201,7 +201,32 @@ def embeddings_body(draw) -> dict:
     return body
 
 
+@st.composite
+def rerank_body(draw) -> dict:
+    """A rerank body: a query and documents, each text or a list of parts with images (often
+    broken or hostile), videos, part types the worker refuses, and odd ``top_n`` values."""
+    part = st.one_of(
+        st.builds(lambda t: {"type": "text", "text": t}, st.text(max_size=10) | json_scalars),
+        st.builds(lambda u: {"type": "image_url", "image_url": {"url": u}}, image_text()),
+        st.builds(lambda u: {"type": "image_url", "image_url": u}, image_text() | json_values),
+        st.builds(lambda u: {"type": "video_url", "video_url": {"url": u}}, st.sampled_from(
+            ["http://127.0.0.1/x.mp4", "/etc/hostname", "data:video/mp4;base64,AAAA"])),
+        st.builds(lambda t, v: {"type": t, t: v}, st.sampled_from(["image", "file", "audio_url"]),
+                  image_text() | json_values),
+    )
+    content = st.text(max_size=20) | st.lists(part, max_size=3)
+    body = {"query": draw(content | json_values),
+            "documents": draw(st.lists(content, max_size=3) | json_values)}
+    body.update(draw(st.dictionaries(st.sampled_from(
+        ["top_n", "return_documents", "instruct", "stream", "model"]), json_values, max_size=2)))
+    return body
+
+
 NEWER_API_INPUTS = st.one_of(
+    st.builds(lambda b: {"openai_route": "/v1/rerank", "openai_input": b}, rerank_body()),
+    st.builds(lambda b: {"openai_route": "/v1/classify", "openai_input": {"input": b}},
+              st.text(max_size=20) | st.lists(st.integers(-2, 10**6), max_size=4)
+              | json_values),
     st.builds(lambda b: {"openai_route": "/v1/embeddings", "openai_input": b},
               embeddings_body()),
     st.builds(lambda b: {"openai_route": "/v1/responses", "openai_input": b}, responses_body()),

@@ -28,6 +28,7 @@ from tests.support.fuzz_strategies import (
     image_text,
     job_inputs,
     messages_body,
+    rerank_body,
     responses_body,
 )
 from tests.support.image_server import guard_connections
@@ -112,7 +113,8 @@ async def test_any_generate_image_data_is_prepared_or_refused(pipeline, image):
 
 @given(st.one_of(st.tuples(st.just("/v1/responses"), responses_body()),
                  st.tuples(st.just("/v1/messages"), messages_body()),
-                 st.tuples(st.just("/v1/embeddings"), embeddings_body())))
+                 st.tuples(st.just("/v1/embeddings"), embeddings_body()),
+                 st.tuples(st.just("/v1/rerank"), rerank_body())))
 async def test_any_newer_api_body_is_prepared_or_refused_naming_the_part(
     pipeline, attempts, route_and_body
 ):
@@ -126,7 +128,8 @@ async def test_any_newer_api_body_is_prepared_or_refused_naming_the_part(
     except InvalidRequest as error:
         assert error.status == 400 and "Traceback" not in error.message
         if isinstance(error, ImageError):
-            assert error.param and error.param.startswith(("input[", "messages["))
+            assert error.param and error.param.startswith(("input[", "messages[", "query",
+                                                           "documents["))
     else:
         assert report.count == api_for(route).count("image", body)
         parts = api_for(route).parts("image", prepared)

@@ -12,7 +12,10 @@ Contract:
   it came), ``fields`` the top-level rules, ``nested`` the rules for SGLang's nested models
   (content parts, embedding inputs) keyed by model name, ``check`` the content rules beyond the
   fields, ``media`` where each medium ("image", "video", "audio") sits in its bodies, and
-  ``finish`` what the worker sets on every body of the API (Responses: ``store`` off). A
+  ``finish`` what the worker sets on every body of the API (Responses: ``store`` off),
+  ``check_model`` the content rules that depend on the served model (``EngineInfo``: rerank's
+  content parts), and ``streams`` whether the route can stream at all (``stream: true`` on one
+  that cannot, such as embeddings or score, is a 400 rather than a stream that never comes). A
   ``Medium`` is three functions: ``slots``, a lenient walk (never raises) of the places a part
   of that medium may sit; ``part``, the strict reading of one slot (an ``ImagePart``,
   ``VideoPart`` or ``AudioPart``); and ``put``, what a slot becomes once the worker has
@@ -36,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from sglang_worker.audio.parts import AudioPart
+from sglang_worker.engine.server import EngineInfo
 from sglang_worker.errors import InvalidRequest, media_error
 from sglang_worker.images import ImagePart, Location
 from sglang_worker.video.parts import VideoPart
@@ -79,6 +83,10 @@ def _as_is(old: Any, url: str) -> Any:
     return url
 
 
+def _any_model(body: dict[str, Any], info: EngineInfo) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Medium:
     """Where one medium sits in an API's bodies (see the module contract)."""
@@ -101,6 +109,8 @@ class Api:
     finish: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     token_fields: tuple[str, ...] = ()
     accepts: Mapping[str, str] = field(default_factory=dict)  # union fields, in the caller's words
+    check_model: Callable[[dict[str, Any], EngineInfo], None] = _any_model
+    streams: bool = True
 
     def count(self, kind: MediaKind, body: Any) -> int:
         """How many parts of medium ``kind`` ``body`` carries; never raises."""

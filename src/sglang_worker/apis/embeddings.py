@@ -100,7 +100,7 @@ API = Api(
     name="embeddings", routes=(EMBEDDINGS_ROUTE,), body_model=EmbeddingsBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:EmbeddingRequest",),
     nested=NESTED, check=check, media={kind: _medium(kind) for kind in ("image", "video")},
-    token_fields=("input",),
+    streams=False, token_fields=("input",),
     accepts={"input": "a non-empty string, a list of strings, token ids, or a list of "
                       'multimodal inputs {"text", "image", "video"}'},
 )

@@ -153,4 +153,4 @@ API = Api(name="messages", routes=(MESSAGES_ROUTE,), body_model=MessagesBody,
 COUNT_TOKENS_API = Api(
     name="count_tokens", routes=(COUNT_TOKENS_ROUTE,), body_model=CountTokensBody,
     sglang_models=("sglang.srt.entrypoints.anthropic.protocol:AnthropicCountTokensRequest",),
-    **_COMMON)
+    streams=False, **_COMMON)

@@ -59,7 +59,7 @@ def check(body: dict[str, Any]) -> None:
 API = Api(
     name="score", routes=(SCORE_ROUTE,), body_model=ScoreBody, fields=FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:ScoringRequest",),
-    check=check, token_fields=("query", "items"),
+    check=check, streams=False, token_fields=("query", "items"),
     accepts={"query": "a string or a list of token ids",
              "items": "a string, a list of strings, or a list of lists of token ids"},
 )

@@ -32,9 +32,10 @@ DETOKENIZE_FIELDS = {
 TOKENIZE_API = Api(
     name="tokenize", routes=(TOKENIZE_ROUTE,), body_model=None, fields=TOKENIZE_FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:TokenizeRequest",),
-    check=check, media=MEDIA,
+    check=check, media=MEDIA, streams=False,
 )
 DETOKENIZE_API = Api(
     name="detokenize", routes=(DETOKENIZE_ROUTE,), body_model=None, fields=DETOKENIZE_FIELDS,
     sglang_models=("sglang.srt.entrypoints.openai.protocol:DetokenizeRequest",),
+    streams=False,
 )

@@ -10,6 +10,8 @@ Contract: ``plan_launch(settings, env)`` returns a ``LaunchPlan``:
 - ``mm_image_config`` / ``mm_video_config``: the ``image`` and ``video`` settings of the
   ``--mm-process-config`` the engine gets (``SGLANG_ARGS`` or else ``MM_PROCESS_CONFIG``),
   which size images and sample videos for the model.
+- ``chat_template``: the ``--chat-template`` the engine gets (``SGLANG_ARGS`` or else
+  ``CHAT_TEMPLATE``): a template name or file; None: the model's own.
 """
 
 from __future__ import annotations
@@ -31,23 +33,32 @@ class LaunchPlan:
     revision: str | None = None
     mm_image_config: Mapping[str, Any] = field(default_factory=dict)
     mm_video_config: Mapping[str, Any] = field(default_factory=dict)
+    chat_template: str | None = None
 
 
 def plan_launch(settings: Settings, env: Mapping[str, str]) -> LaunchPlan:
     extra = split_sglang_args(settings.sglang_args)
     return LaunchPlan(extra, requested_revision(env, extra), mm_config(env, extra, "image"),
-                      mm_config(env, extra, "video"))
+                      mm_config(env, extra, "video"),
+                      flag_value(extra, "--chat-template") or env.get("CHAT_TEMPLATE") or None)
+
+
+def flag_value(extra_args: Sequence[str], flag: str) -> str | None:
+    """The value ``flag`` takes in ``extra_args`` (already split), as ``--flag v`` or
+    ``--flag=v``; the last occurrence wins, as in SGLang's parser. None when absent."""
+    value = None
+    for i, arg in enumerate(extra_args):
+        if arg == flag and i + 1 < len(extra_args):
+            value = extra_args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def requested_revision(env: Mapping[str, str], extra_args: Sequence[str]) -> str | None:
     """The revision the engine will load: ``SGLANG_ARGS`` wins over the variables."""
-    revision = env.get("REVISION") or env.get("MODEL_REVISION") or None
-    for i, arg in enumerate(extra_args):
-        if arg == "--revision" and i + 1 < len(extra_args):
-            revision = extra_args[i + 1]
-        elif arg.startswith("--revision="):
-            revision = arg.split("=", 1)[1]
-    return revision
+    return flag_value(extra_args, "--revision") or env.get("REVISION") \
+        or env.get("MODEL_REVISION") or None
 
 
 def mm_config(env: Mapping[str, str], extra_args: Sequence[str],
@@ -56,12 +67,7 @@ def mm_config(env: Mapping[str, str], extra_args: Sequence[str],
     ``SGLANG_ARGS`` (already split; the last occurrence wins, as in SGLang's parser) or else
     ``MM_PROCESS_CONFIG``. Empty when unset or not a JSON object (SGLang's parser refuses
     malformed JSON at start-up, so that case never serves)."""
-    raw = env.get("MM_PROCESS_CONFIG") or None
-    for i, arg in enumerate(extra_args):
-        if arg == MM_PROCESS_CONFIG_FLAG and i + 1 < len(extra_args):
-            raw = extra_args[i + 1]
-        elif arg.startswith(MM_PROCESS_CONFIG_FLAG + "="):
-            raw = arg.split("=", 1)[1]
+    raw = flag_value(extra_args, MM_PROCESS_CONFIG_FLAG) or env.get("MM_PROCESS_CONFIG") or None
     try:
         config = json.loads(raw) if raw else {}
     except ValueError:

@@ -49,7 +49,13 @@ from sglang_worker.child_process import OutputTail, die_with_parent
 from sglang_worker.engine.flags import EngineLaunch
 from sglang_worker.engine.launch_plan import plan_launch
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
-from sglang_worker.engine.model_files import model_json, model_type, vocab_size
+from sglang_worker.engine.model_files import (
+    chat_template,
+    model_json,
+    model_type,
+    reranks_media,
+    vocab_size,
+)
 from sglang_worker.engine.model_source import ModelSource, has_cuda_gpu, resolve_model_source
 from sglang_worker.engine.preflight import check_hub_access
 from sglang_worker.engine.redaction import Redactor
@@ -74,6 +80,8 @@ class EngineInfo:
     mm_image_config: Mapping[str, Any] = field(default_factory=dict)
     mm_video_config: Mapping[str, Any] = field(default_factory=dict)  # samples videos
     audio: bool = False  # the model takes audio input (SGLang's has_audio_understanding)
+    # SGLang's /v1/rerank renders content parts (images, videos) for it (model_files)
+    rerank_media: bool = False
 
 
 def engine_port(configured: int) -> int:
@@ -253,10 +261,13 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
                        model_type=model_type(model, env),
                        preprocessor=model_json(model, "preprocessor_config.json", env),
                        mm_image_config=plan.mm_image_config,
-                       mm_video_config=plan.mm_video_config)
+                       mm_video_config=plan.mm_video_config,
+                       rerank_media=reranks_media(
+                           chat_template(model, plan.chat_template, env), model))
     except BaseException:
         engine.stop()
         raise
-    log.info("SGLang ready in %.1f s: model=%s vision=%s audio=%s", time.monotonic() - started,
-             info.served_model, info.vision, info.audio)
+    log.info("SGLang ready in %.1f s: model=%s vision=%s audio=%s rerank_media=%s",
+             time.monotonic() - started, info.served_model, info.vision, info.audio,
+             info.rerank_media)
     return engine, info

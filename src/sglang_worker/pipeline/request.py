@@ -22,6 +22,9 @@ Contract:
   and ``/generate``, an embeddings ``input`` of ints) must lie in the model's vocabulary, when
   the worker knows its size: SGLang 0.5.23 crashes on an id outside it, engine and all (found by
   fuzzing). Negative ids are always refused.
+- ``stream: true`` on a route that cannot stream (embeddings, score, rerank, classify,
+  tokenize, token counting: ``Api.streams``) is a 400 naming ``stream``, not a stream the
+  engine never sends.
 - ``n`` (and ``best_of``, and ``/generate``'s ``sampling_params.n``) above ``max_n``
   (``MAX_N``) is a 400: each is a whole generation.
 - A shape error says what the field accepts ("messages[0].content must be a string or a list
@@ -50,7 +53,7 @@ def _param_path(loc: tuple[Any, ...], accepts: dict[str, str]) -> tuple[str, boo
         if isinstance(part, int):
             path += f"[{part}]"
         elif not part.isidentifier() or (  # a branch: "str", "list[dict[str,any]]" ...
-                part in _TYPE_NAMES and path.rsplit(".", 1)[-1] in accepts):
+                part in _TYPE_NAMES and path.rsplit(".", 1)[-1].split("[", 1)[0] in accepts):
             return path, True
         else:
             path += f".{part}" if path else part
@@ -61,8 +64,9 @@ def _shape_error(exc: ValidationError, accepts: dict[str, str]) -> InvalidReques
     first = exc.errors(include_url=False)[0]
     where, in_union = _param_path(first["loc"], accepts)
     field = where.rsplit(".", 1)[-1].split("[", 1)[0]
-    if in_union and field in accepts and where.endswith(field):
-        message = f"{where} must be {accepts[field]}"
+    key = field if where.endswith(field) else field + "[]"  # "documents[]": an entry's shape
+    if in_union and key in accepts:
+        message = f"{where} must be {accepts[key]}"
     else:
         message = f"{where}: {first['msg']}" if where else first["msg"]
     return InvalidRequest(message, param=where or None)
@@ -116,6 +120,9 @@ def validate_body(route: str, body: Any, *, served_model: str, vocab_size: int |
         except ValidationError as exc:
             raise _shape_error(exc, dict(api.accepts)) from None
     body = api.apply_fields(body)
+    if not api.streams and body.get("stream") is True:
+        raise InvalidRequest(f"stream is not supported on {route}: it answers with one JSON "
+                             "object; leave stream out or set it to false", param="stream")
     api.check(body)
     _check_token_ids(api, body, vocab_size)
     _check_n(route, body, max_n)

@@ -4,6 +4,9 @@ events out. It knows nothing of RunPod jobs or HTTP servers; both faces drive it
 Contract:
 - ``Pipeline.check_alive()`` raises ``EngineUnavailable`` once the engine has stopped, so a
   face can refuse work before it parses anything.
+- ``Pipeline.build(route, body)`` is the engine request (``request.build_request``), checked
+  also against what the served model can take (the API's ``check_model``: rerank's content
+  parts only for a model whose rerank renders them).
 - ``Pipeline.call(request, stats)`` and ``Pipeline.events(request, stats)`` first make every
   image, video and audio part safe (``media.prepare_media``: the route's API module finds the
   parts and puts back what the medium's pipeline prepared; a model without vision refuses
@@ -210,8 +213,12 @@ class Pipeline:
 
     def build(self, route: Route, body: Any) -> EngineRequest:
         """The engine request for a route a face decided at its door, and the body it got."""
-        return build_request(route, body, served_model=self.info.served_model,
-                             vocab_size=self.info.vocab_size, max_n=self.max_n)
+        request = build_request(route, body, served_model=self.info.served_model,
+                                vocab_size=self.info.vocab_size, max_n=self.max_n)
+        api = api_for(request.route)
+        if api is not None and request.body is not None:
+            api.check_model(request.body, self.info)
+        return request
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
         api = api_for(request.route)

@@ -71,8 +71,10 @@ async def test_chat_with_an_image_streaming(client, model):
 async def test_the_stream_arrives_while_the_engine_is_still_generating(
     client, model, local_endpoint
 ):
+    # Long enough that no machine finishes it between the first chunk and the load check:
+    # 200 tokens once did, on a slow CI machine.
     stream = await client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "Count."}], max_tokens=200,
+        model=model, messages=[{"role": "user", "content": "Count."}], max_tokens=1500,
         temperature=0, stream=True, extra_body={"ignore_eos": True})
     first = await anext(aiter(stream))
     assert first.choices[0].delta.role == "assistant"

@@ -33,12 +33,13 @@ def test_image_support_script_passes_every_case(local_endpoint):
     # The three audio cases are skipped, with the reason: the tiny Qwen2-VL takes no audio.
     assert re.search(r"^audio as base64 \(input_audio\) +skipped .*takes no audio",
                      done.stdout, re.M), done.stdout
-    assert "14 of 17 cases passed; skipped: audio as base64 (input_audio), streaming, audio as " \
+    assert "15 of 18 cases passed; skipped: audio as base64 (input_audio), streaming, audio as " \
         "a data URL, error: a PNG sent as WAV audio" in done.stdout, done.stdout
     for case in ("image by URL", "image as base64", "several images in one message",
                  "streaming, image as base64", "error: corrupt base64",
                  "error: unsupported format (PDF)", "error: over the size limit",
-                 "Responses API, image as base64", "Anthropic Messages API, image as base64"):
+                 "Responses API, image as base64", "Anthropic Messages API, image as base64",
+                 "score: label-token probabilities (/v1/score)"):
         assert re.search(rf"^{re.escape(case)} +pass ", done.stdout, re.M), done.stdout
 
 

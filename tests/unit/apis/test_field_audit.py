@@ -26,6 +26,8 @@ MINIMAL = {
     "tokenize": {"prompt": "hi"},
     "detokenize": {"tokens": [1, 2]},
     "score": {"query": "hi", "items": ["a"], "label_token_ids": [1]},
+    "rerank": {"query": "hi", "documents": ["a"]},
+    "classify": {"input": "hi"},
 }
 RULES = [(api, name, rule) for api in APIS for name, rule in sorted(api.fields.items())]
 
