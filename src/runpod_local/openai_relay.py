@@ -10,17 +10,18 @@ Contract:
   as RunPod's ``/openai/v1/...`` builds it. A GET (``/v1/models``) carries no ``openai_input``.
 - On the wire, each worker yield is ``http.responses.sse_bytes(output)``: on this route the
   worker yields raw SSE text and it goes out unchanged.
-- ``is_anthropic_route(route)``: whether ``route`` is one of Anthropic's Messages API routes
-  (``routes.ANTHROPIC_ROUTES``), decided on its canonical form (``routes.canonical_route``); a
-  route the worker will refuse is not. Every answer below takes that flag (``anthropic``): on
-  those routes each error body is Anthropic's, ``{"type": "error", "error": {"type",
-  "message"}}``, so the Anthropic SDK raises its own classes; elsewhere it is OpenAI's.
-- ``stream_epilogue(job, anthropic=)``: what closes an SSE response once its job ended. Nothing
+- ``error_shape_of(route)``: the shape the route's errors take (``routes.Route.error_shape``),
+  decided on its canonical form (``routes.canonical_route``); a route the worker will refuse
+  takes OpenAI's. Every answer below takes that shape: on Anthropic's Messages API routes each
+  error body is Anthropic's, ``{"type": "error", "error": {"type", "message"}}``, so the
+  Anthropic SDK raises its own classes; on SGLang's retrieval routes SGLang's top-level body;
+  elsewhere OpenAI's.
+- ``stream_epilogue(job, shape)``: what closes an SSE response once its job ended. Nothing
   after a completed job (the worker's own last event ended the stream). After any other end an
   in-band error event, unless the worker already sent one: OpenAI's ``data: {"error": {...}}``,
   or on the Anthropic routes ``event: error`` and Anthropic's body; never a ``[DONE]``, so no
   client mistakes a cut stream for a finished one.
-- ``openai_answer(job, anthropic=)``: the (HTTP status, JSON body) of a finished non-streaming
+- ``openai_answer(job, shape)``: the (HTTP status, JSON body) of a finished non-streaming
   job, or of a streaming job that ended before its first event. COMPLETED: the worker's one
   yield (the response object) with 200. FAILED and TIMED_OUT: the job error
   (``error_from_job_error``), which the worker and the board write as the JSON string of
@@ -30,9 +31,10 @@ Contract:
   routes the worker writes Anthropic's body instead: the answer is that body, at the status
   its type maps to (``errors.ANTHROPIC_STATUSES``, 500 for a type it does not know); an
   OpenAI-shaped error there (the board's own 503 and 504) keeps its status and takes
-  Anthropic's shape. SGLang's top-level error body (the worker's on ``/v1/score``,
-  ``errors.sglang_error_body``) is the answer as it is, at the status its ``code`` says. An
-  error in another form (a traceback from the SDK) becomes a 500.
+  Anthropic's shape. SGLang's top-level error body (the worker's on its retrieval routes,
+  ``errors.sglang_error_body``) is the answer as it is, at the status its ``code`` says; an
+  OpenAI-shaped error on those routes takes SGLang's shape. An error in another form (a
+  traceback from the SDK) becomes a 500.
   CANCELLED: 409.
 - Error bodies are the worker's own (``sglang_worker.errors``: ``openai_error_body``,
   ``error_body``): one builder for the worker, its HTTP face and this emulator.
@@ -47,11 +49,12 @@ from typing import Any
 from runpod_local.jobs import Job, JobStatus
 from sglang_worker.errors import (
     ANTHROPIC_STATUSES,
+    ErrorShape,
     InvalidRequest,
     error_body,
     openai_error_body,
 )
-from sglang_worker.routes import ANTHROPIC_ROUTES, canonical_route
+from sglang_worker.routes import Route, canonical_route
 from sglang_worker.sse import error_event
 
 CANCELLED_STATUS = 409
@@ -70,11 +73,11 @@ def openai_job_input(route: str, method: str, body: dict[str, Any] | None) -> di
     return job_input
 
 
-def is_anthropic_route(route: str) -> bool:
+def error_shape_of(route: str) -> ErrorShape:
     try:
-        return canonical_route(route) in ANTHROPIC_ROUTES
+        return Route(canonical_route(route)).error_shape
     except InvalidRequest:
-        return False
+        return "openai"
 
 
 def _parsed(error: Any) -> Any:
@@ -98,10 +101,11 @@ def _is_sglang_body(value: Any) -> bool:
             and 400 <= code <= 599)
 
 
-def error_from_job_error(error: Any, *, anthropic: bool = False) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and error body (Anthropic's with ``anthropic``) carried by a job's error."""
+def error_from_job_error(error: Any, shape: ErrorShape = "openai"
+                         ) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and error body, in the route's ``shape``, carried by a job's error."""
     parsed = _parsed(error)
-    if anthropic and _is_anthropic_body(parsed):
+    if shape == "anthropic" and _is_anthropic_body(parsed):
         return ANTHROPIC_STATUSES.get(parsed["error"].get("type"), 500), parsed
     if _is_sglang_body(parsed):
         return parsed["code"], parsed
@@ -110,18 +114,18 @@ def error_from_job_error(error: Any, *, anthropic: bool = False) -> tuple[int, d
         code = inner.get("code")
         status = code if isinstance(code, int) and 400 <= code <= 599 else 500
         message, param = str(inner.get("message", "the job failed")), inner.get("param")
-        if anthropic:
-            return status, error_body(status, message, param=param, anthropic=True)
+        if shape != "openai":
+            return status, error_body(status, message, param=param, shape=shape)
         return status, openai_error_body(status, message, param=param,
                                          error_type=inner.get("type"))
     if isinstance(parsed, dict) and "error_message" in parsed:  # the SDK caught an exception
         message = f"the handler raised {parsed.get('error_type')}: {parsed['error_message']}"
     else:
         message = str(error).split("\ntraceback:", 1)[0].strip() or "the job failed"
-    return 500, error_body(500, message, anthropic=anthropic)
+    return 500, error_body(500, message, shape=shape)
 
 
-def openai_answer(job: Job, *, anthropic: bool = False) -> tuple[int, Any]:
+def openai_answer(job: Job, shape: ErrorShape = "openai") -> tuple[int, Any]:
     if job.status is JobStatus.COMPLETED:
         output = job.output
         if isinstance(output, list) and len(output) == 1:
@@ -129,21 +133,21 @@ def openai_answer(job: Job, *, anthropic: bool = False) -> tuple[int, Any]:
         return 200, output
     if job.status is JobStatus.CANCELLED:
         return CANCELLED_STATUS, error_body(CANCELLED_STATUS, f"job {job.id} was cancelled",
-                                            anthropic=anthropic)
-    return error_from_job_error(job.error, anthropic=anthropic)
+                                            shape=shape)
+    return error_from_job_error(job.error, shape)
 
 
-def _sent_error(job: Job, *, anthropic: bool) -> bool:
+def _sent_error(job: Job, shape: ErrorShape) -> bool:
     """Whether the worker's last yield ended with its own in-band error event."""
     last = job.streamed[-1] if job.streamed else None
     if not isinstance(last, str):
         return False
     event = last.rstrip().rsplit("\n\n", 1)[-1]
-    return event.startswith("event: error" if anthropic else 'data: {"error"')
+    return event.startswith("event: error" if shape == "anthropic" else 'data: {"error"')
 
 
-def stream_epilogue(job: Job, *, anthropic: bool = False) -> bytes:
-    if job.status is JobStatus.COMPLETED or _sent_error(job, anthropic=anthropic):
+def stream_epilogue(job: Job, shape: ErrorShape = "openai") -> bytes:
+    if job.status is JobStatus.COMPLETED or _sent_error(job, shape):
         return b""
-    _, body = openai_answer(job, anthropic=anthropic)
-    return error_event(body, anthropic=anthropic).encode()
+    _, body = openai_answer(job, shape)
+    return error_event(body, anthropic=shape == "anthropic").encode()

@@ -16,11 +16,12 @@ Contract:
   exception class.
 - Body limit 20 MB (``request_body.OPENAI_LIMIT``; RunPod documents none for this route): a
   larger body gets a 413 with OpenAI's error body. Malformed JSON gets a 400.
-- On Anthropic's Messages API routes (``/openai/v1/messages`` and its ``/count_tokens``, as
-  ``openai_relay.is_anthropic_route`` decides from the canonical route) every error above, the
-  endpoint's own included, has Anthropic's body at the same status, and a stream cut short
-  ends with Anthropic's ``event: error`` (``openai_relay.stream_epilogue``), so the Anthropic
-  SDK raises its own exception classes.
+- Every error above, the endpoint's own included, takes the route's shape
+  (``openai_relay.error_shape_of``, from the canonical route): on Anthropic's Messages API
+  routes (``/openai/v1/messages`` and its ``/count_tokens``) Anthropic's body at the same
+  status, and a stream cut short ends with Anthropic's ``event: error``
+  (``openai_relay.stream_epilogue``), so the Anthropic SDK raises its own exception classes;
+  on SGLang's retrieval routes SGLang's top-level body.
 - A client that disconnects (streaming or not) cancels its job through job-stop, so the
   worker's handler is cancelled and SGLang aborts the generation.
 """
@@ -35,7 +36,7 @@ from aiohttp import web
 from runpod_local.board import JobBoard
 from runpod_local.jobs import STOPPED_STATUSES, Job
 from runpod_local.openai_relay import (
-    is_anthropic_route,
+    error_shape_of,
     openai_answer,
     openai_job_input,
     openai_route_of,
@@ -43,7 +44,7 @@ from runpod_local.openai_relay import (
 )
 from runpod_local.public_api import PREFIXES, cancel_on_disconnect
 from runpod_local.request_body import OPENAI_LIMIT
-from sglang_worker.errors import InvalidRequest
+from sglang_worker.errors import ErrorShape, InvalidRequest
 from sglang_worker.http.body import read_json
 from sglang_worker.http.responses import (
     NO_RETRY,
@@ -66,25 +67,25 @@ class OpenAIRoutes:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         route = openai_route_of(request.raw_path)
-        anthropic = route is not None and is_anthropic_route(route)
+        shape = error_shape_of(route) if route is not None else "openai"
         body: dict[str, Any] | None = None
         if request.method == "POST":
             try:
                 body = await read_json(request, OPENAI_LIMIT, f"POST {request.path}")
             except InvalidRequest as exc:
-                return error_response(exc.status, exc.message, anthropic=anthropic)
+                return error_response(exc.status, exc.message, shape=shape)
         if route is None:  # routed here on the decoded path, but the raw target differs
             return error_response(404, f"no route {request.path}")
         job_input = openai_job_input(route, request.method, body)
         job = self.board.submit(job_input, sync=True)
         if body is not None and body.get("stream") is True:
             return await cancel_on_disconnect(self.board, job,
-                                              self._relay(request, job, anthropic))
+                                              self._relay(request, job, shape))
         await cancel_on_disconnect(self.board, job, self.board.wait_final(job, None))
-        return self._answer(job, anthropic)
+        return self._answer(job, shape)
 
-    def _answer(self, job: Job, anthropic: bool) -> web.Response:
-        status, body = openai_answer(job, anthropic=anthropic)
+    def _answer(self, job: Job, shape: ErrorShape) -> web.Response:
+        status, body = openai_answer(job, shape)
         return json_response(status, body, NO_RETRY if job.status in STOPPED_STATUSES else None)
 
     async def _streamed(self, job: Job) -> AsyncIterator[bytes]:
@@ -101,13 +102,13 @@ class OpenAIRoutes:
             await self.board.wait_change(job, version, None)
 
     async def _relay(self, request: web.Request, job: Job,
-                     anthropic: bool) -> web.StreamResponse:
+                     shape: ErrorShape) -> web.StreamResponse:
         writer = SSEWriter(request)
         async for chunk in self._streamed(job):
             await writer.write(chunk)
         if not writer.started:
-            return self._answer(job, anthropic)
-        epilogue = stream_epilogue(job, anthropic=anthropic)
+            return self._answer(job, shape)
+        epilogue = stream_epilogue(job, shape)
         if epilogue:
             await writer.write(epilogue)
         return await writer.finish()

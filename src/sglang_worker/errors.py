@@ -33,14 +33,15 @@ Contract:
 - On Anthropic's Messages API routes the same error takes Anthropic's shape instead
   (``anthropic_error_body``: ``{"type": "error", "error": {"type", "message"}}``, the type
   from the HTTP status as SGLang maps it), so the Anthropic SDK raises its own classes;
-  ``body(anthropic=...)``, ``to_job_error(anthropic=...)`` and ``sse_error_event`` take the
-  flag, which the faces set from the route as decided at the door (``routes.Route.anthropic``).
-- On SGLang's own retrieval routes (``/v1/score``; ``routes.Route.sglang_errors``) the error
+- On SGLang's own retrieval routes (``/v1/score``, ``/v1/rerank``, ``/v1/classify``) the error
   takes SGLang's top-level shape (``sglang_error_body``: ``{"object": "error", "message",
   "type", "param", "code"}``, the type from the HTTP status as SGLang names it, 400
   ``BadRequestError``), because those routes have no SDK: their clients (SGLang's own tests
-  among them) read the body bare SGLang sends. ``sglang=...`` selects it as ``anthropic=...``
-  does Anthropic's.
+  among them) read the body bare SGLang sends.
+- Which of the three a failure takes is one ``ErrorShape`` ("openai", "anthropic", "sglang"):
+  ``error_body(..., shape=)``, ``to_body(shape)``, ``to_job_error(shape)`` and
+  ``sse_error_event(error, shape)`` take it, and the faces pass the route's, as decided at the
+  door (``routes.Route.error_shape``).
 - ``sse_error_event(error)`` is the same body as one in-band SSE event (``sse.error_event``
   frames any error body so, for the local endpoint's own errors too), for a stream that has
   already started: ``data: {"error": {...}}`` (Anthropic: ``event: error``, then its body)
@@ -55,9 +56,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sglang_worker.sse import error_event
+
+ErrorShape = Literal["openai", "anthropic", "sglang"]
 
 # The OpenAI error type for a status, where the error has none of its own.
 _TYPES = {400: "invalid_request_error", 404: "not_found_error", 409: "conflict_error",
@@ -98,12 +101,12 @@ def sglang_error_body(status: int, message: str, *, param: str | None = None) ->
 
 
 def error_body(status: int, message: str, *, param: str | None = None,
-               anthropic: bool = False, sglang: bool = False) -> dict[str, Any]:
-    """The error body for a route: Anthropic's shape on its routes, SGLang's on its retrieval
+               shape: ErrorShape = "openai") -> dict[str, Any]:
+    """The error body in a route's shape: Anthropic's on its routes, SGLang's on its retrieval
     routes, OpenAI's elsewhere."""
-    if sglang:
+    if shape == "sglang":
         return sglang_error_body(status, message, param=param)
-    if anthropic:
+    if shape == "anthropic":
         where = f"{param}: " if param and not message.startswith(param) else ""
         return anthropic_error_body(status, where + message)
     return openai_error_body(status, message, param=param)
@@ -122,15 +125,14 @@ class WorkerError(Exception):
         if status is not None:
             self.status = status
 
-    def to_body(self, *, anthropic: bool = False, sglang: bool = False) -> dict[str, Any]:
-        if anthropic or sglang:
-            return error_body(self.status, self.message, param=self.param, anthropic=anthropic,
-                              sglang=sglang)
+    def to_body(self, shape: ErrorShape = "openai") -> dict[str, Any]:
+        if shape != "openai":
+            return error_body(self.status, self.message, param=self.param, shape=shape)
         return openai_error_body(self.status, self.message, param=self.param,
                                  error_type=self.error_type)
 
-    def to_job_error(self, *, anthropic: bool = False, sglang: bool = False) -> str:
-        return json.dumps(self.to_body(anthropic=anthropic, sglang=sglang), ensure_ascii=False)
+    def to_job_error(self, shape: ErrorShape = "openai") -> str:
+        return json.dumps(self.to_body(shape), ensure_ascii=False)
 
 
 class InvalidRequest(WorkerError):
@@ -243,8 +245,8 @@ class EngineStartError(StartupError):
         self.revision = revision  # the revision the engine was asked for (None: main)
 
 
-def sse_error_event(error: WorkerError, *, anthropic: bool = False) -> str:
-    return error_event(error.to_body(anthropic=anthropic), anthropic=anthropic)
+def sse_error_event(error: WorkerError, shape: ErrorShape = "openai") -> str:
+    return error_event(error.to_body(shape), anthropic=shape == "anthropic")
 
 
 def engine_error_from_body(status: int, body: bytes) -> WorkerError:

@@ -33,8 +33,7 @@ what was checked is exactly what the engine client sends:
   and cannot be found again behind RunPod's load balancing, so the 404 says so.
 - ``parse_route(raw)``: both, once, at a face's door: a ``Route``, the one value the rest of the
   way carries (its canonical ``path``, whether it is a ``read`` route, its ``model_id``, and
-  whether its errors take Anthropic's or SGLang's shape). Nothing after the door parses the
-  route again.
+  the shape its errors take: ``error_shape``). Nothing after the door parses the route again.
 - ``engine_path(route)``: the path to put on the wire for a canonical route: every segment
   percent-encoded except RFC 3986's unreserved characters, so that the engine decodes exactly
   the checked segments and nothing in between re-reads them as dot segments or separators.
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sglang_worker.errors import InvalidRequest, RouteNotAllowed
+from sglang_worker.errors import ErrorShape, InvalidRequest, RouteNotAllowed
 
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
@@ -199,14 +198,12 @@ class Route:
         return model_id(self.path)
 
     @property
-    def anthropic(self) -> bool:
-        """Whether its errors take Anthropic's shape (``errors.anthropic_error_body``)."""
-        return self.path in ANTHROPIC_ROUTES
-
-    @property
-    def sglang_errors(self) -> bool:
-        """Whether its errors take SGLang's top-level shape (``errors.sglang_error_body``)."""
-        return self.path in SGLANG_ERROR_ROUTES
+    def error_shape(self) -> ErrorShape:
+        """The shape its errors take: Anthropic's (``errors.anthropic_error_body``), SGLang's
+        top-level one (``errors.sglang_error_body``) or OpenAI's."""
+        if self.path in ANTHROPIC_ROUTES:
+            return "anthropic"
+        return "sglang" if self.path in SGLANG_ERROR_ROUTES else "openai"
 
 
 def parse_route(raw: Any) -> Route:

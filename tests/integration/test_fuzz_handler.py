@@ -14,7 +14,7 @@ import json
 import pytest
 from hypothesis import given
 
-from sglang_worker.errors import InvalidRequest
+from sglang_worker.errors import ErrorShape, InvalidRequest
 from sglang_worker.jobs import make_worker
 from sglang_worker.jobs.input import job_shape
 from tests.support.fuzz_strategies import job_inputs
@@ -38,10 +38,11 @@ async def attempts():
     patch.undo()
 
 
-def check_contract(outputs: list, *, anthropic: bool) -> None:
+def check_contract(outputs: list, shape: ErrorShape) -> None:
     """The job ends in results, or in the job error ``{"error": "<JSON string>"}`` as its last
-    yield: OpenAI's error body, or Anthropic's on the Messages routes. (A result may hold an
-    ``error`` field of its own: a Responses object has ``"error": null``.)"""
+    yield: OpenAI's error body, Anthropic's on the Messages routes, SGLang's top-level one on
+    its retrieval routes. (A result may hold an ``error`` field of its own: a Responses object
+    has ``"error": null``.)"""
     assert outputs, "a job must yield something"
     *body, last = outputs
     for out in body:
@@ -50,14 +51,16 @@ def check_contract(outputs: list, *, anthropic: bool) -> None:
         return
     assert isinstance(last["error"], str)
     parsed = json.loads(last["error"])
-    if anthropic:
+    if shape == "anthropic":
         assert parsed["type"] == "error" and set(parsed["error"]) == {"type", "message"}
+        error = parsed["error"]
     else:
-        assert set(parsed["error"]) == {"message", "type", "param", "code"}
-        code, param = parsed["error"]["code"], parsed["error"]["param"]
-        assert isinstance(code, int) and 400 <= code < 600
-        assert param is None or isinstance(param, str)
-    message = parsed["error"]["message"]
+        error = parsed if shape == "sglang" else parsed["error"]
+        assert set(error) >= {"message", "type", "param", "code"}, parsed
+        assert shape == "openai" or parsed["object"] == "error"
+        assert isinstance(error["code"], int) and 400 <= error["code"] < 600
+        assert error["param"] is None or isinstance(error["param"], str)
+    message = error["message"]
     assert isinstance(message, str) and message
     assert "Traceback" not in message
     assert "internal error in the worker" not in message, "a bug, not a refusal"
@@ -70,10 +73,10 @@ async def test_any_job_ends_in_a_result_or_the_error_contract(strict_worker, att
         return [out async for out in strict_worker.handle({"id": "fuzz", "input": job_input})]
 
     try:
-        anthropic = job_shape(job_input).route.anthropic
+        shape = job_shape(job_input).route.error_shape
     except InvalidRequest:  # no route decided: OpenAI's shape
-        anthropic = False
-    check_contract(await asyncio.wait_for(run(), 60), anthropic=anthropic)
+        shape = "openai"
+    check_contract(await asyncio.wait_for(run(), 60), shape)
     assert [a for a in attempts if a != "127.0.0.1"] == []
     assert engine.alive, "this input brought the SGLang server down"
 

@@ -23,7 +23,7 @@ Contract:
   medium, so a new medium is a new entry, not new plumbing. ``token_fields`` hold token ids the
   worker checks against the vocabulary, and ``accepts`` says in the caller's words what a field
   of several shapes takes (for shape errors). Which error shape a route answers in is the route's
-  (``routes.Route.anthropic``), decided at the door before any API module is looked up.
+  (``routes.Route.error_shape``), decided at the door before any API module is looked up.
 - A ``Location`` is the path from the body's root to the part, keys and indices alike
   (``("messages", 0, "content", 2)``); ``param_of`` spells it as the caller wrote it
   (``messages[0].content[2]``), and ``replace_at`` returns a copy of the body with new values

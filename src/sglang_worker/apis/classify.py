@@ -8,7 +8,7 @@ Contract:
   sequence crashes SGLang's scheduler).
 - It answers only on a model served with ``--is-embedding`` whose config has ``id2label`` or
   ``num_labels``; elsewhere SGLang's own 400 says so.
-- Errors on this route take SGLang's own top-level shape (``routes.Route.sglang_errors``).
+- Errors on this route take SGLang's own top-level shape (``routes.Route.error_shape``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Contract:
 - Body: ``messages`` (at least one, each a ``role`` and ``content``, a string or a list of
   content blocks) and, for ``/v1/messages``, ``max_tokens``, as Anthropic's API has them.
-  Errors on these routes take Anthropic's shape (``routes.Route.anthropic``).
+  Errors on these routes take Anthropic's shape (``routes.Route.error_shape``).
 - Content blocks ``text``, ``image`` (a ``base64`` or ``url`` source; a ``file`` source is
   refused), ``tool_use``, ``tool_result`` (whose own content may hold ``text`` and ``image``
   blocks), ``thinking`` and ``redacted_thinking``. ``document`` blocks (PDFs and text files,

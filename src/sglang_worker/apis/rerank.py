@@ -18,7 +18,7 @@ Contract:
 - ``return_documents``: SGLang echoes a document only as a string and fails on one made of parts.
   A body with such documents gets ``return_documents: false`` when the caller did not set it
   (each result's ``index`` names its document); an explicit ``true`` is a 400 that says so.
-- Errors on this route take SGLang's own top-level shape (``routes.Route.sglang_errors``).
+- Errors on this route take SGLang's own top-level shape (``routes.Route.error_shape``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Contract:
   vocabulary") and scores with them; nothing else of the body carries tokens.
 - ``query_embed_overrides``, ``item_embed_overrides`` and ``embed_override_token_id`` (raw
   embeddings spliced into the input) are refused, as on ``/v1/embeddings``.
-- Errors on this route take SGLang's own top-level shape (``routes.Route.sglang_errors``).
+- Errors on this route take SGLang's own top-level shape (``routes.Route.error_shape``).
 """
 
 from __future__ import annotations

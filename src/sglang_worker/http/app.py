@@ -39,7 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from sglang_worker.engine.client import EngineRequest, encode_json
-from sglang_worker.errors import WorkerError, sse_error_event
+from sglang_worker.errors import ErrorShape, WorkerError, sse_error_event
 from sglang_worker.http.body import read_json
 from sglang_worker.http.responses import SSEWriter, error_response, json_response
 from sglang_worker.pipeline import Pipeline, RequestStats
@@ -113,11 +113,9 @@ class LoadBalancingApp:
             route = parse_route(request.raw_path)
         except WorkerError as error:
             return _error(error)
-        anthropic = route.anthropic
         if request.method != ("GET" if route.read else "POST"):
             return error_response(405, f"{route.path} takes {'GET' if route.read else 'POST'}, "
-                                  f"not {request.method}", anthropic=anthropic,
-                                  sglang=route.sglang_errors)
+                                  f"not {request.method}", shape=route.error_shape)
         unavailable = self._unavailable()
         if unavailable is not None:
             return unavailable
@@ -129,8 +127,7 @@ class LoadBalancingApp:
             return error_response(
                 429, f"the worker is at its limit of {limit} requests in flight "
                 "(MAX_CONCURRENCY); retry shortly or add workers",
-                headers={"Retry-After": BUSY_RETRY_AFTER_S}, anthropic=anthropic,
-                sglang=route.sglang_errors)
+                headers={"Retry-After": BUSY_RETRY_AFTER_S}, shape=route.error_shape)
         self.in_flight += 1
         self._idle.clear()
         try:
@@ -142,7 +139,6 @@ class LoadBalancingApp:
             self._slots.release()
 
     async def _serve(self, request: web.Request, route: Route) -> web.StreamResponse:
-        anthropic = route.anthropic
         pipeline = self.pipeline
         assert pipeline is not None
         request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
@@ -157,7 +153,7 @@ class LoadBalancingApp:
             engine_request = pipeline.build(route, body)
             if engine_request.stream:
                 response, outcome = await self._stream(request, pipeline, engine_request, stats,
-                                                       anthropic)
+                                                       route.error_shape)
                 return response
             answer = await pipeline.call(engine_request, stats)
             outcome = "ok"
@@ -165,12 +161,12 @@ class LoadBalancingApp:
         except WorkerError as error:
             outcome = f"error:{error.status}"
             log.warning("request=%s failed: %s", request_id, error.message)
-            return _error(error, anthropic, route.sglang_errors)
+            return _error(error, route.error_shape)
         except Exception:
             outcome = "error:500"
             log.exception("request=%s failed with an unexpected error", request_id)
             return _error(WorkerError("internal error in the worker; see the worker logs"),
-                          anthropic, route.sglang_errors)
+                          route.error_shape)
         finally:
             log.info("request=%s outcome=%s route=%s stream=%s %s", request_id, outcome,
                      route.path,
@@ -178,7 +174,7 @@ class LoadBalancingApp:
 
     async def _stream(self, request: web.Request, pipeline: Pipeline,
                       engine_request: EngineRequest, stats: RequestStats,
-                      anthropic: bool) -> tuple[web.StreamResponse, str]:
+                      shape: ErrorShape) -> tuple[web.StreamResponse, str]:
         writer = SSEWriter(request)
         try:
             async with aclosing(_event_bytes(pipeline, engine_request, stats)) as chunks:
@@ -188,7 +184,7 @@ class LoadBalancingApp:
             if not writer.started:
                 raise
             log.warning("stream failed after its first event: %s", error.message)
-            await writer.write(sse_error_event(error, anthropic=anthropic).encode())
+            await writer.write(sse_error_event(error, shape).encode())
             return await writer.finish(), f"error:{error.status}"
         if not writer.started:  # the engine ended the stream without one event
             raise WorkerError("the engine ended the stream before sending anything")
@@ -202,5 +198,5 @@ async def _event_bytes(pipeline: Pipeline, request: EngineRequest,
             yield b"".join(events)
 
 
-def _error(error: WorkerError, anthropic: bool = False, sglang: bool = False) -> web.Response:
-    return json_response(error.status, error.to_body(anthropic=anthropic, sglang=sglang))
+def _error(error: WorkerError, shape: ErrorShape = "openai") -> web.Response:
+    return json_response(error.status, error.to_body(shape))

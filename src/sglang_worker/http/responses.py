@@ -2,9 +2,9 @@
 
 Contract:
 - ``json_response(status, body)`` and ``error_response(status, message, param=...)``: JSON
-  answers; an error's body is OpenAI's (``errors.openai_error_body``), or Anthropic's with
-  ``anthropic=True`` (the Messages API routes), at the error's own HTTP status, so either SDK
-  raises its matching exception class.
+  answers; an error's body takes the route's shape (``errors.error_body``: OpenAI's, Anthropic's
+  on the Messages API routes, SGLang's on its retrieval routes), at the error's own HTTP
+  status, so each SDK raises its matching exception class.
 - ``sse_bytes(output)``: a str of SSE text goes out unchanged; any other value is framed as one
   ``data:`` event.
 - ``SSEWriter(request)``: ``write(chunk)`` sends each chunk the moment it arrives. The response
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sglang_worker.errors import error_body
+from sglang_worker.errors import ErrorShape, error_body
 from sglang_worker.sse import data_event
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
@@ -39,9 +39,8 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def error_response(status: int, message: str, *, param: str | None = None,
                    headers: dict[str, str] | None = None,
-                   anthropic: bool = False, sglang: bool = False) -> web.Response:
-    return json_response(status, error_body(status, message, param=param, anthropic=anthropic,
-                                            sglang=sglang), headers)
+                   shape: ErrorShape = "openai") -> web.Response:
+    return json_response(status, error_body(status, message, param=param, shape=shape), headers)
 
 
 def sse_bytes(output: Any) -> bytes:

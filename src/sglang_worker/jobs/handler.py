@@ -6,7 +6,7 @@ Contract:
   ``Pipeline.call`` or ``Pipeline.events`` -> the yields of ``jobs.output``'s contract (raw
   SSE text on the OpenAI route, parsed chunk objects on the native shapes).
 - On Anthropic's Messages API routes the job error (and an in-band stream error) takes
-  Anthropic's error shape (``Route.anthropic``, from the route as decided at the door), so a
+  Anthropic's error shape (``Route.error_shape``, from the route as decided at the door), so a
   client reading the failed job's body parses it as its SDK does.
 - Every failure ends the job through that contract; nothing escapes as an exception, so the
   SDK never reports a traceback for a user's mistake. Unexpected bugs are logged with their
@@ -87,17 +87,15 @@ class Worker:
         except WorkerError as error:
             outcome = f"error:{error.status}"
             log.warning("job=%s failed: %s", job_id, error.message)
-            anthropic = shape is not None and shape.route.anthropic
+            errors = shape.route.error_shape if shape is not None else "openai"
             if streamed and shape is not None and shape.openai:
-                yield sse_error_event(error, anthropic=anthropic)
-            yield job_error(error, anthropic=anthropic,
-                            sglang=shape is not None and shape.route.sglang_errors)
+                yield sse_error_event(error, errors)
+            yield job_error(error, errors)
         except Exception:
             outcome = "error:500"
             log.exception("job=%s failed with an unexpected error", job_id)
             yield job_error(WorkerError("internal error in the worker; see the worker logs"),
-                            anthropic=shape is not None and shape.route.anthropic,
-                            sglang=shape is not None and shape.route.sglang_errors)
+                            shape.route.error_shape if shape is not None else "openai")
         finally:
             log.info("job=%s outcome=%s route=%s stream=%s %s", job_id, outcome,
                      shape.route.path if shape else "-", request.stream if request else "-",

@@ -13,9 +13,8 @@ Contract:
 
 from __future__ import annotations
 
-from sglang_worker.errors import WorkerError
+from sglang_worker.errors import ErrorShape, WorkerError
 
 
-def job_error(error: WorkerError, *, anthropic: bool = False,
-              sglang: bool = False) -> dict[str, str]:
-    return {"error": error.to_job_error(anthropic=anthropic, sglang=sglang)}
+def job_error(error: WorkerError, shape: ErrorShape = "openai") -> dict[str, str]:
+    return {"error": error.to_job_error(shape)}

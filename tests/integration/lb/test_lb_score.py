@@ -38,3 +38,19 @@ async def test_the_workers_own_refusals_take_sglangs_shape(lb_worker, cases):
     status, response = await cases.post(url, {"query": QUERY, "items": ITEMS,
                                               "label_token_ids": [1]})
     assert status == 200 and len(response["scores"]) == len(ITEMS)  # the engine lived
+
+
+async def test_rerank_and_classify_on_a_chat_model_answer_as_the_engine_or_say_why_not(
+        lb_worker, cases):
+    """The session's Qwen2-VL is neither a reranker nor a classifier: SGLang's own 400s pass
+    through as bare SGLang sends them, and content parts are the worker's 400 (SGLang's
+    cross-encoder path would drop their images)."""
+    for route, body in (("/v1/rerank", {"query": QUERY, "documents": ITEMS}),
+                        ("/v1/classify", {"input": QUERY})):
+        worker = await cases.post(f"{lb_worker.url}{route}", body)
+        assert worker == await cases.post(f"{lb_worker.engine_url}{route}", body)
+        assert worker[0] == 400 and worker[1]["object"] == "error", worker
+    status, response = await cases.post(f"{lb_worker.url}/v1/rerank", {
+        "query": QUERY, "documents": [[{"type": "text", "text": "Paris"}]]})
+    assert status == 400 and "reads text only" in response["message"], response
+    assert response["param"] == "documents[0]" and response["type"] == "BadRequestError"

@@ -133,4 +133,5 @@ def test_routes_that_cannot_stream_refuse_stream_true(route):
 
 
 def test_rerank_and_classify_errors_take_sglangs_shape():
-    assert parse_route("/v1/rerank").sglang_errors and parse_route("/v1/classify").sglang_errors
+    assert parse_route("/v1/rerank").error_shape == parse_route("/v1/classify").error_shape \
+        == "sglang"

@@ -41,13 +41,13 @@ def test_bodies_that_would_crash_or_bypass_the_checks_are_refused(body, param):
 
 
 def test_score_errors_take_sglangs_shape_and_other_routes_keep_theirs():
-    assert parse_route("/v1/score").sglang_errors
-    assert not parse_route("/v1/chat/completions").sglang_errors
-    body = InvalidRequest("items[0] is empty", param="items[0]").to_body(sglang=True)
+    assert parse_route("/v1/score").error_shape == "sglang"
+    assert parse_route("/v1/chat/completions").error_shape == "openai"
+    body = InvalidRequest("items[0] is empty", param="items[0]").to_body("sglang")
     assert body == {"object": "error", "message": "items[0] is empty", "type": "BadRequestError",
                     "param": "items[0]", "code": 400}
     engine = EngineRequestError("Token ID 9 is out of vocabulary", status=400)
-    assert engine.to_body(sglang=True) == sglang_error_body(400, engine.message)
+    assert engine.to_body("sglang") == sglang_error_body(400, engine.message)
     assert sglang_error_body(503, "x")["type"] == "ServiceUnavailableError"
 
 

@@ -253,7 +253,7 @@ def anthropic_client(endpoint: Endpoint) -> anthropic.AsyncAnthropic:
 
 @pytest.mark.parametrize("job_error, error_class, status, kind", [
     (ImageError("image data is not valid base64", param="messages[0].content[0].source")
-     .to_job_error(anthropic=True), anthropic.BadRequestError, 400, "invalid_request_error"),
+     .to_job_error("anthropic"), anthropic.BadRequestError, 400, "invalid_request_error"),
     (json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
      anthropic.ServiceUnavailableError, 503, "overloaded_error"),
     (json.dumps({"type": "error", "error": {"type": "new_kind", "message": "?"}}),
@@ -335,10 +335,10 @@ async def test_an_anthropic_stream_with_the_workers_own_error_gets_no_second_one
     request = asyncio.create_task(endpoint.http.post(
         f"{endpoint.url}/openai/v1/messages", json={**MESSAGE, "stream": True}))
     job = await endpoint.take()
-    in_band = sse_error_event(ImageError("bad"), anthropic=True)
+    in_band = sse_error_event(ImageError("bad"), "anthropic")
     await endpoint.post("job-stream", job["id"], {"output": MESSAGE_START})
     await endpoint.post("job-stream", job["id"], {"output": in_band})
     await endpoint.post("job-done", job["id"], {
-        "error": ImageError("bad").to_job_error(anthropic=True)})
+        "error": ImageError("bad").to_job_error("anthropic")})
     async with await request as response:
         assert await response.content.read() == (MESSAGE_START + in_band).encode()
