@@ -1,6 +1,6 @@
 """Issue 22 in load-balancing mode, on a multimodal reranker (the tiny Qwen2-VL with a reranker
 chat template): ``/v1/rerank`` with text and with image documents scores exactly as the bare
-engine does; the image reaches the model; hostile image and video sources in the query and the
+engine does; the image reaches the model, and so does a video the worker re-encoded; hostile image and video sources in the query and the
 documents are refused naming the part, with zero connections; part types the worker does not
 vet are refused; and every refusal takes SGLang's error shape."""
 
@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.embeddings.conftest import hostile_images, hostile_videos
 from tests.integration.retrieval.conftest import GUARDED
+from tests.support import video_corpus as corpus
 from tests.support.image_server import ConnectionCounter
 from tests.support.lb_worker import start_lb_worker, stop
 from tests.support.retrieval_cases import (
@@ -108,3 +109,13 @@ async def test_parts_the_worker_does_not_vet_are_refused_in_sglangs_shape(urls):
     assert_sglang_error(status, response, "top_n", "greater than or equal to 1")
     body = {"query": "", "documents": DOCUMENTS}
     assert await post(worker, body) == await post(engine, body)  # SGLang's own 400
+
+
+async def test_a_video_document_is_prepared_and_reaches_the_model(urls, lb):
+    _, worker = urls
+    clip = corpus.data_url(corpus.make_clip(160, 96, 2, 10))
+    body = {"query": QUERY, "documents": [[text_part("a clip"), video_part(clip)],
+                                          [text_part("a clip")]]}
+    by_index = {index: score for index, score, _ in await rerank(worker, body)}
+    assert by_index[0] != by_index[1] and 0.0 < by_index[0] < 1.0
+    assert "videos=1" in lb.log()
