@@ -1,8 +1,9 @@
 """Issue 22 in load-balancing mode, on a multimodal reranker (the tiny Qwen2-VL with a reranker
 chat template): ``/v1/rerank`` with text and with image documents scores exactly as the bare
-engine does; the image reaches the model, and so does a video the worker re-encoded; hostile image and video sources in the query and the
-documents are refused naming the part, with zero connections; part types the worker does not
-vet are refused; and every refusal takes SGLang's error shape."""
+engine does; the image reaches the model, and so does a video the worker re-encoded; hostile
+image and video sources in the query and the documents are refused naming the part, with zero
+connections; part types the worker does not vet are refused; and every refusal takes SGLang's
+error shape."""
 
 from __future__ import annotations
 
