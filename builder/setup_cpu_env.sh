@@ -42,8 +42,8 @@ inputs=(
     "$builder/requirements-dev.txt"
     "$builder/constraints-cpu.txt"
     "$builder/cpu_shims/sgl_kernel/__init__.py"
-    "$builder/cpu_shims/torchvision_cpu_hook.py"
-    "$builder/cpu_shims/torchvision_cpu_hook.pth"
+    "$builder/cpu_shims/cpu_import_hooks.py"
+    "$builder/cpu_shims/cpu_import_hooks.pth"
 )
 
 stamp="$venv/.cpu-env-stamp"
@@ -88,7 +88,9 @@ echo "cpu env: installing the CPU shims"
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 rm -rf "$site/sgl_kernel"
 cp -r "$builder/cpu_shims/sgl_kernel" "$site/sgl_kernel"
-cp "$builder/cpu_shims/torchvision_cpu_hook.py" "$builder/cpu_shims/torchvision_cpu_hook.pth" "$site/"
+# An older venv has the torchvision hook under its former name.
+rm -f "$site/torchvision_cpu_hook.py" "$site/torchvision_cpu_hook.pth"
+cp "$builder/cpu_shims/cpu_import_hooks.py" "$builder/cpu_shims/cpu_import_hooks.pth" "$site/"
 
 echo "cpu env: installing $torchaudio_pin without dependencies, without its compiled extension"
 # SGLang's load_audio decodes WAV, MP3, FLAC and Ogg with soundfile and then imports torchaudio
@@ -111,6 +113,8 @@ assert torch.version.cuda is None
 assert not hasattr(torch.ops.sgl_kernel, "convert_weight_packed")
 resampled = torchaudio.functional.resample(torch.zeros(2, 48000), orig_freq=48000, new_freq=16000)
 assert resampled.shape == (2, 16000), resampled.shape
+import sglang.srt.lora.layers  # the pinned-memory stand-in applies from here
+assert torch.zeros(2, pin_memory=True).pin_memory().shape == (2,)
 print("cpu env: torch", torch.__version__, "torchvision", torchvision.__version__,
       "torchaudio", torchaudio.__version__, "sglang", sglang.__version__)'
 

@@ -106,6 +106,33 @@ class Settings(BaseSettings):
         json_schema_extra=NOT_ON_HUB,
     )
 
+    # --- LoRA adapters --------------------------------------------------------------------
+    lora_adapters: str = Field(
+        "",
+        description="LoRA adapters served over the base model, each by its name: entries "
+        "separated by spaces or commas, each `name=source` (a hub id or a local directory) or a "
+        "bare source (named by its last path segment), or SGLang's JSON list of "
+        '`{"lora_name", "lora_path"}`. Each is fetched like the model and checked against it '
+        "before SGLang starts; call one with `model: \"<name>\"`.",
+    )
+    lora_modules: str = Field(
+        "",
+        description="worker-vllm's name for the same list, in its JSON form "
+        '(`[{"name": ..., "path": ...}]`); use one of the two.',
+    )
+    max_loras_per_batch: int = Field(
+        8, ge=1, description="How many different adapters (the base model counts as one) one "
+        "batch may mix (SGLang's --max-loras-per-batch).",
+    )
+    max_lora_rank: int = Field(
+        0, ge=0, description="The largest adapter rank SGLang reserves memory for; an "
+        "adapter of a higher rank fails start-up. 0: the largest rank configured.",
+    )
+    lora_backend: str | None = Field(
+        None, description="SGLang's LoRA kernels (--lora-backend). Unset: SGLang's default on "
+        "a GPU, torch_native on a machine without one.",
+    )
+
     # --- Jobs and streaming ---------------------------------------------------------------
     max_concurrency: int = Field(
         32,

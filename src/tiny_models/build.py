@@ -65,7 +65,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -225,17 +225,26 @@ def build_tiny_model(out: Path, *, vision: bool = True, audio: bool = False,
     variant = variant or ("qwen2-audio" if audio else "qwen2-vl" if vision else "qwen2")
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return build_atomically(out, _build_key(variant),
+                            lambda staging: _write_model(staging, variant))
+
+
+def build_atomically(out: Path, expected: dict, write: Callable[[Path], None]) -> Path:
+    """Run ``write`` into a staging directory beside ``out``, stamp it with ``expected`` and the
+    files' hashes, and rename it to ``out``; nothing when ``out`` already holds that build, a
+    ``FileExistsError`` when ``out`` holds something this builder did not make."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     with _lock(out.parent):
-        expected = _build_key(variant)
         if _is_complete_build(out, expected):
             return out
         if out.exists() and any(out.iterdir()) and not (out / STAMP_NAME).exists():
-            raise FileExistsError(f"{out} is not empty and was not made by {Path(__file__).name}")
+            raise FileExistsError(f"{out} is not empty and was not made by the tiny-model "
+                                  "builder")
         for stale in out.parent.glob(f".{out.name}.building-*"):  # left by a killed build
             shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
-            _write_model(staging, variant)
+            write(staging)
             files = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
             _write_json(staging / STAMP_NAME, {**expected, "files": files})
             _make_readable(staging)

@@ -3,8 +3,9 @@ handler.py`` with ``WORKER_MODE=lb``, its own SGLang server, the API on a free l
 
 ``start_lb_worker(model, log_path, **env)`` polls ``/ping`` while it starts and keeps every
 answer, so a test can check what RunPod would have seen; ``stop`` sends SIGTERM and returns the
-exit code. SGLang's port is chosen here (``ENGINE_PORT``), so tests can read its live load at
-``/v1/loads``. If the worker cannot start, the test fails with its output; nothing skips.
+exit code; ``running_lb_worker`` is both, around a ``with`` block. SGLang's port is chosen here
+(``ENGINE_PORT``), so tests can read its live load at ``/v1/loads``. If the worker cannot
+start, the test fails with its output; nothing skips.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import openai
 import pytest
 
 from tests.support.paths import PROJECT_ROOT
@@ -50,6 +54,11 @@ class LBWorker:
     @property
     def openai_base_url(self) -> str:
         return f"{self.url}/v1"
+
+    def openai_client(self) -> openai.AsyncOpenAI:
+        """The OpenAI SDK pointed at this worker, without retries (a retry would hide a 5xx)."""
+        return openai.AsyncOpenAI(base_url=self.openai_base_url, api_key="unused",
+                                  max_retries=0, timeout=120)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -92,3 +101,13 @@ def stop(worker: LBWorker, timeout: float = 60) -> int:
             worker.process.kill()
             worker.process.wait()
     return worker.process.returncode
+
+
+@contextmanager
+def running_lb_worker(model: Path, log_path: Path, **env: str) -> Iterator[LBWorker]:
+    """A started worker for the ``with`` block; it must exit cleanly (0) when stopped."""
+    worker = start_lb_worker(model, log_path, **env)
+    try:
+        yield worker
+    finally:
+        assert stop(worker) == 0, worker.log()[-3000:]

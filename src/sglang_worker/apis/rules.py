@@ -58,8 +58,10 @@ _REQUEST_ID = plain("the caller's own request id, echoed as the response id; SGL
 _STATE = refused("engine-side sessions keep state in one worker's memory, which RunPod's "
                  "routing cannot bring the next request back to; send the whole conversation "
                  "instead")
-_LORA = refused("LoRA adapters are not served by this worker yet; a path here would make "
-                "SGLang load files or hub repositories the deployment did not choose")
+_LORA_NAME = plain("the name of a served LoRA adapter (LORA_ADAPTERS), checked against them "
+                   "(pipeline.adapters); never a path, which would make SGLang load files or "
+                   "hub repositories the deployment did not choose")
+_LORA_ID = refused("an engine-internal adapter id; pick an adapter by its name in model")
 _INTERNALS = refused("exposes or overrides the model's internals (hidden states, routed "
                      "experts, embeddings), which this worker does not serve")
 _PROCESSOR = refused("per-request media processor settings would let a caller override the "
@@ -70,8 +72,8 @@ ENGINE_ONLY: dict[str, Rule] = {
     "session_id": _STATE,
     "session_params": _STATE,
     "conversation_id": _STATE,
-    "lora_path": _LORA,
-    "lora_id": _LORA,
+    "lora_path": _LORA_NAME,
+    "lora_id": _LORA_ID,
     "custom_logit_processor": refused("serialized Python code run inside the engine"),
     "return_hidden_states": _INTERNALS,
     "return_routed_experts": _INTERNALS,

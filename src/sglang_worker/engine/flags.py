@@ -13,7 +13,9 @@ Contract, in the order the rules apply:
 3. Reserved names the worker owns are never read as flags: ``HOST``, ``PORT``, ``MODEL``,
    ``MODEL_PATH`` (use ``MODEL_NAME``), ``API_KEY`` (the engine listens on loopback and the
    worker is its only client; a key there would only lock the worker out), ``HELP`` and
-   ``CONFIG`` (too generic an environment name; pass ``--config`` through ``SGLANG_ARGS``).
+   ``CONFIG`` (too generic an environment name; pass ``--config`` through ``SGLANG_ARGS``), and
+   the LoRA settings the worker turns into flags itself (``MAX_LORAS_PER_BATCH``,
+   ``MAX_LORA_RANK``, ``LORA_BACKEND``: ``engine.lora``).
    ``TOKENIZER_NAME`` and ``MODEL_REVISION`` are aliases of ``--tokenizer-path`` and
    ``--revision``.
 4. The worker adds ``--model-path``, ``--host 127.0.0.1`` and ``--port``; on a machine without
@@ -46,7 +48,8 @@ from typing import Literal
 from sglang_worker.errors import EngineConfigError
 
 Kind = Literal["switch", "negatable", "list", "value"]
-RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "API_KEY", "HELP", "CONFIG"})
+RESERVED = frozenset({"HOST", "PORT", "MODEL", "MODEL_PATH", "API_KEY", "HELP", "CONFIG",
+                      "MAX_LORAS_PER_BATCH", "MAX_LORA_RANK", "LORA_BACKEND"})
 ALIASES = {"TOKENIZER_NAME": "--tokenizer-path", "MODEL_REVISION": "--revision"}
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})

@@ -16,6 +16,9 @@ Contract:
   kept for error messages (``EngineStartError.tail``).
 - Before the process starts, a hub model is checked on Hugging Face (``preflight``), so a
   wrong name, revision or token fails in seconds rather than after a download.
+- Before it starts, the LoRA adapters (``LORA_ADAPTERS``) are resolved and checked against the
+  base model (``lora``), and their flags lead the extra arguments; an adapter that cannot serve
+  is an ``EngineConfigError`` with the cause, like any lasting start-up failure.
 - ``Engine.watch(on_death)`` calls ``on_death`` from a thread when the server exits without
   ``stop()`` having been asked for. ``Engine.alive`` is what jobs check before starting.
 - ``Engine.stop()`` sends SIGTERM to the server, waits ``ENGINE_SHUTDOWN_TIMEOUT_S``, then
@@ -24,7 +27,8 @@ Contract:
 - ``info()`` asks the running server what it serves: the model name clients see and whether it
   understands images (``has_image_understanding``). ``launch_engine`` adds what the model's
   files say (``model_source``): the vocabulary size, and the model type, image-processor
-  config and ``--mm-process-config`` image settings that decide the image sizes.
+  config and ``--mm-process-config`` image settings that decide the image sizes, whether its
+  rerank renders media, and the names of the adapters served.
 """
 
 from __future__ import annotations
@@ -49,6 +53,13 @@ from sglang_worker.child_process import OutputTail, die_with_parent
 from sglang_worker.engine.flags import EngineLaunch
 from sglang_worker.engine.launch_plan import plan_launch
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
+from sglang_worker.engine.lora import (
+    check_adapter,
+    lora_flags,
+    parse_adapters,
+    refuse_unchecked,
+    resolve_adapter,
+)
 from sglang_worker.engine.model_files import (
     chat_template,
     model_json,
@@ -82,6 +93,7 @@ class EngineInfo:
     audio: bool = False  # the model takes audio input (SGLang's has_audio_understanding)
     # SGLang's /v1/rerank renders content parts (images, videos) for it (model_files)
     rerank_media: bool = False
+    adapters: tuple[str, ...] = ()  # the LoRA adapters served, by name (engine.lora)
 
 
 def engine_port(configured: int) -> int:
@@ -236,19 +248,28 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     plan = plan_launch(settings, os.environ)
     source = resolve_model_source(settings, gpu=gpu, revision=plan.revision)
     model = source.model_path
+    refuse_unchecked(plan.extra_args, os.environ)
+    env = engine_environment(cpu=not gpu, model=source)
+    check_hub_access(source, env, plan.revision)
+    adapters = tuple(resolve_adapter(adapter, env) for adapter in
+                     parse_adapters(settings.lora_adapters, settings.lora_modules))
+    base_names = (settings.model_name or model, env.get("SERVED_MODEL_NAME", ""), model)
+    base_config = model_json(model, "config.json", env)
+    ranks = [check_adapter(adapter, base_config, base_names, settings.max_lora_rank)
+             for adapter in adapters]
     launch = EngineLaunch(
         model_path=model,
         port=engine_port(settings.engine_port),
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
-        extra_args=plan.extra_args,
+        extra_args=(*lora_flags(adapters, settings, cpu=not gpu, ranks=ranks),
+                    *plan.extra_args),
     )
-    log.info("starting SGLang on %s: model=%s port=%d%s", "cpu" if launch.cpu else "gpu",
-             model, launch.port, f"; its output goes to {settings.engine_log_file}"
+    log.info("starting SGLang on %s: model=%s port=%d%s%s", "cpu" if launch.cpu else "gpu",
+             model, launch.port, f" adapters={','.join(a.name for a in adapters)}"
+             if adapters else "", f"; its output goes to {settings.engine_log_file}"
              if settings.engine_log_file else "")
-    env = {**engine_environment(cpu=launch.cpu, model=source),
-           LAUNCH_VARIABLE: json.dumps(asdict(launch))}
-    check_hub_access(source, env, plan.revision)
+    env[LAUNCH_VARIABLE] = json.dumps(asdict(launch))
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_worker.engine.launcher"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -257,7 +278,12 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     engine = Engine(process, launch.port, settings, Redactor(env), revision=plan.revision)
     try:
         engine.wait_ready(settings.engine_startup_timeout_s)
-        info = replace(engine.info(), vocab_size=vocab_size(model, env),
+        if adapters and base_config is None:  # the base was downloaded by the engine just now
+            for adapter in adapters:
+                check_adapter(adapter, model_json(model, "config.json", env), base_names,
+                              settings.max_lora_rank)
+        info = replace(engine.info(), adapters=tuple(adapter.name for adapter in adapters),
+                       vocab_size=vocab_size(model, env),
                        model_type=model_type(model, env),
                        preprocessor=model_json(model, "preprocessor_config.json", env),
                        mm_image_config=plan.mm_image_config,

@@ -6,7 +6,9 @@ Contract:
   face can refuse work before it parses anything.
 - ``Pipeline.build(route, body)`` is the engine request (``request.build_request``), checked
   also against what the served model can take (the API's ``check_model``: rerank's content
-  parts only for a model whose rerank renders them).
+  parts only for a model whose rerank renders them), with the LoRA adapter it asks for in
+  SGLang's spelling (``adapters.pick_adapter``). ``/v1/models`` answers name each adapter by
+  its name only (``adapters.public_models``).
 - ``Pipeline.call(request, stats)`` and ``Pipeline.events(request, stats)`` first make every
   image, video and audio part safe (``media.prepare_media``: the route's API module finds the
   parts and puts back what the medium's pipeline prepared; a model without vision refuses
@@ -58,11 +60,12 @@ from sglang_worker.engine.client import EngineClient, EngineRequest
 from sglang_worker.engine.server import Engine, EngineInfo
 from sglang_worker.errors import AudioNotSupported, EngineUnavailable, VisionNotSupported
 from sglang_worker.images import ImagePipeline, ImageReport, model_grid
+from sglang_worker.pipeline.adapters import pick_adapter, public_models
 from sglang_worker.pipeline.media import prepare_media
 from sglang_worker.pipeline.models import pick_model
 from sglang_worker.pipeline.request import build_request
 from sglang_worker.pipeline.stream import completion_tokens, stream_tokens, until_error
-from sglang_worker.routes import Route
+from sglang_worker.routes import MODELS_ROUTE, Route
 from sglang_worker.settings import Settings
 from sglang_worker.video.pipeline import VideoPipeline, VideoReport
 from sglang_worker.video.sampling import video_rules
@@ -216,9 +219,11 @@ class Pipeline:
         request = build_request(route, body, served_model=self.info.served_model,
                                 vocab_size=self.info.vocab_size, max_n=self.max_n)
         api = api_for(request.route)
-        if api is not None and request.body is not None:
-            api.check_model(request.body, self.info)
-        return request
+        if api is None or request.body is None:
+            return request
+        api.check_model(request.body, self.info)
+        return replace(request, body=pick_adapter(request.route, request.body,
+                                                  self.info.served_model, self.info.adapters))
 
     async def _prepare(self, request: EngineRequest, stats: RequestStats) -> EngineRequest:
         api = api_for(request.route)
@@ -270,6 +275,8 @@ class Pipeline:
             raise await self._engine_died(error) from None
         stats.first_output()
         stats.tokens = completion_tokens(response)
+        if request.route == MODELS_ROUTE:
+            response = public_models(response, self.info.adapters)
         return response if request.model_id is None else pick_model(response,
                                                                       request.model_id)
 

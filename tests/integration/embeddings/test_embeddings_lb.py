@@ -15,25 +15,21 @@ from tests.integration.embeddings.conftest import (
 )
 from tests.support import video_corpus as corpus
 from tests.support.image_server import ConnectionCounter
-from tests.support.lb_worker import start_lb_worker, stop
+from tests.support.lb_worker import running_lb_worker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def lb(tiny_vl_model, tmp_path_factory):
-    worker = start_lb_worker(tiny_vl_model, tmp_path_factory.mktemp("lb-embed") / "worker.log",
-                             **EMBEDDING_ENV)
-    try:
+    log_path = tmp_path_factory.mktemp("lb-embed") / "worker.log"
+    with running_lb_worker(tiny_vl_model, log_path, **EMBEDDING_ENV) as worker:
         yield worker
-    finally:
-        assert stop(worker) == 0, worker.log()[-3000:]
 
 
 @pytest.fixture
 async def oai(lb):
-    async with openai.AsyncOpenAI(base_url=lb.openai_base_url, api_key="unused", max_retries=0,
-                                  timeout=120) as client:
+    async with lb.openai_client() as client:
         yield client
 
 

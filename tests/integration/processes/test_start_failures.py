@@ -104,6 +104,16 @@ async def test_a_bad_flag_fails_every_job_naming_the_variable_then_exits(
                               "CONTEXT_LENGTH: argument --context-length:", 2)
 
 
+async def test_a_lora_adapter_that_is_not_there_fails_every_job_with_the_cause_then_exits(
+        job_api, start_worker, tiny_vl_model, tmp_path):
+    missing = tmp_path / "adapters" / "style"
+    worker, log_path = start_worker(**deployed_env(job_api), MODEL_NAME=str(tiny_vl_model),
+                                    LORA_ADAPTERS=f"style={missing}")
+    await fail_jobs_then_exit(job_api, worker, log_path,
+                              f"LoRA adapter 'style': the directory '{missing}' does not exist",
+                              2)
+
+
 def _get(url: str, data: bytes | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=data,
                                      headers={"Content-Type": "application/json"})

@@ -10,7 +10,7 @@ import pytest
 from tests.integration.embeddings.conftest import hostile_images
 from tests.integration.retrieval.conftest import CLASSIFIER_ENV
 from tests.support.image_server import ConnectionCounter
-from tests.support.lb_worker import start_lb_worker, stop
+from tests.support.lb_worker import running_lb_worker
 from tests.support.retrieval_cases import (
     DOCUMENTS,
     QUERY,
@@ -28,13 +28,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def lb(tiny_classifier_model, tmp_path_factory):
-    worker = start_lb_worker(tiny_classifier_model,
-                             tmp_path_factory.mktemp("lb-classify") / "worker.log",
-                             **CLASSIFIER_ENV)
-    try:
+    log_path = tmp_path_factory.mktemp("lb-classify") / "worker.log"
+    with running_lb_worker(tiny_classifier_model, log_path, **CLASSIFIER_ENV) as worker:
         yield worker
-    finally:
-        assert stop(worker) == 0, worker.log()[-3000:]
 
 
 async def test_classify_is_the_engines(lb):

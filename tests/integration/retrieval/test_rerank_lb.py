@@ -13,7 +13,7 @@ from tests.integration.embeddings.conftest import hostile_images, hostile_videos
 from tests.integration.retrieval.conftest import GUARDED
 from tests.support import video_corpus as corpus
 from tests.support.image_server import ConnectionCounter
-from tests.support.lb_worker import start_lb_worker, stop
+from tests.support.lb_worker import running_lb_worker
 from tests.support.retrieval_cases import (
     DOCUMENTS,
     IMAGE,
@@ -32,12 +32,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def lb(tiny_reranker_model, tmp_path_factory):
-    worker = start_lb_worker(tiny_reranker_model,
-                             tmp_path_factory.mktemp("lb-rerank") / "worker.log", **GUARDED)
-    try:
+    log_path = tmp_path_factory.mktemp("lb-rerank") / "worker.log"
+    with running_lb_worker(tiny_reranker_model, log_path, **GUARDED) as worker:
         yield worker
-    finally:
-        assert stop(worker) == 0, worker.log()[-3000:]
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_a_video_input_is_a_video_part_named_for_its_place():
     ({"input": [100]}, "input"),
     ({"input": "x", "embed_overrides": [[[0.0]]]}, "embed_overrides"),
     ({"input": "x", "embed_override_token_id": 3}, "embed_override_token_id"),
-    ({"input": "x", "lora_path": "/etc"}, "lora_path"),
+    ({"input": "x", "lora_id": "/etc"}, "lora_id"),
 ])
 def test_bad_embeddings_bodies_are_refused_naming_the_field(body, param):
     with pytest.raises(InvalidRequest) as info:
