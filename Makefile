@@ -77,6 +77,7 @@ bench: models
 	$(PY) bench/bench_lb.py
 	$(PY) bench/bench_video.py
 	$(PY) bench/bench_audio.py
+	$(PY) bench/bench_lora.py
 
 # Load and soak: 1,000 jobs at concurrency 64 through the local endpoint (SECURITY.md).
 soak: models

@@ -28,7 +28,8 @@ from sglang_worker.settings import Settings
 from tests.support.fuzz_strategies import HOSTILE_ROUTES, route_spellings
 
 ADMIN_ROUTES = ("/flush_cache", "/release_memory_occupation", "/get_server_info",
-                "/server_info", "/shutdown", "/update_weights_from_disk")
+                "/server_info", "/shutdown", "/update_weights_from_disk", "/load_lora_adapter",
+                "/load_lora_adapter_from_tensors", "/unload_lora_adapter")
 
 
 @pytest.mark.parametrize("route", HOSTILE_ROUTES)

@@ -3,12 +3,14 @@ called as a user calls them with the OpenAI and Anthropic SDKs. Greedy output th
 adapter differs from the base model's and is stable; a bare adapter name and
 ``<served>:<adapter>`` pick the same adapter; two adapters and the base batch together; an
 image request goes through an adapter; ``/v1/models`` lists the adapters by name with no path;
-an unknown name, a path in ``lora_path`` and an adapter on ``/v1/responses`` are clear 400s."""
+an unknown name, a path in ``lora_path`` and an adapter on ``/v1/responses`` are clear 400s;
+SGLang's adapter-loading routes stay closed."""
 
 from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import anthropic
 import openai
 import pytest
@@ -103,3 +105,12 @@ async def test_unknown_names_paths_and_adapters_where_sglang_ignores_them_are_re
     with pytest.raises(openai.BadRequestError) as raised:
         await oai.responses.create(model="style", input="Count.", max_output_tokens=8)
     assert "would answer with the base model" in raised.value.body["message"]
+
+
+async def test_sglangs_adapter_loading_routes_stay_closed(lb, adapters):
+    async with aiohttp.ClientSession() as http:
+        for route in ("/load_lora_adapter", "/unload_lora_adapter",
+                      "/load_lora_adapter_from_tensors"):
+            async with http.post(f"{lb.url}{route}", json={
+                    "lora_name": "x", "lora_path": str(adapters["style"])}) as response:
+                assert response.status == 404, route

@@ -1,0 +1,93 @@
+"""Row L1: two LoRA adapters in use against the base model alone, through the worker and
+straight to SGLang, as a client measures it.
+
+One worker runs as deployed in load-balancing mode (``python handler.py``, ``WORKER_MODE=lb``,
+the tiny Qwen2-VL, ``LORA_ADAPTERS`` with two tiny adapters from ``tiny_models.adapter``).
+Each round sends 48 streaming chats at concurrency 16: "base" rounds ask for the base model
+only, "lora" rounds spread the same requests over the base and both adapters, a third each.
+"direct" sends them to that worker's SGLang server in SGLang's spelling
+(``<served>:<adapter>``), "worker" to the worker by the adapters' names. Rounds alternate
+direct and worker, base and lora, in one run.
+
+Target: the worker's throughput with adapters at least 0.95 of SGLang's own (the worker's cost
+at most 5%). The CPU engine's LoRA kernels are SGLang's ``torch_native`` ones, so the cost of
+adapters against the base says little about a GPU's Triton or CUTLASS kernels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+from bench_lb import round_of
+from harness import ROOT, p50, save, start_lb_worker, table, verdict
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+REQUESTS = 48
+ADAPTERS = ("style", "tone")
+
+
+def build_adapters() -> dict[str, Path]:
+    built = {}
+    for seed, name in enumerate(ADAPTERS, start=1):
+        out = ROOT / ".cache" / "models" / f"tiny-lora-{name}"
+        subprocess.run([sys.executable, "-m", "tiny_models.adapter", "--out", str(out),
+                        "--seed", str(seed)], check=True, capture_output=True)
+        built[name] = out
+    return built
+
+
+def bodies(models: list[str]) -> list[dict]:
+    return [{"model": models[n % len(models)], "max_tokens": 16, "temperature": 0,
+             "stream": True,
+             "messages": [{"role": "user", "content": f"Request {n}: say something."}]}
+            for n in range(REQUESTS)]
+
+
+async def main() -> None:
+    adapters = build_adapters()
+    process, lb_url, engine_url = start_lb_worker({
+        "MAX_CONCURRENCY": "16",
+        "LORA_ADAPTERS": " ".join(f"{name}={path}" for name, path in adapters.items())})
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+            async with session.get(f"{engine_url}/v1/models") as response:
+                served = (await response.json())["data"][0]["id"]
+            work = {
+                ("direct", "base"): bodies([served]),
+                ("direct", "lora"): bodies([served, *(f"{served}:{a}" for a in ADAPTERS)]),
+                ("worker", "base"): bodies([served]),
+                ("worker", "lora"): bodies([served, *ADAPTERS]),
+            }
+            urls = {"direct": f"{engine_url}/v1/chat/completions",
+                    "worker": f"{lb_url}/v1/chat/completions"}
+            for (side, _), requests in work.items():  # warm-up
+                await round_of(session, urls[side], requests[:6])
+            rates: dict[str, list[float]] = {f"{side} {mix}": [] for side, mix in work}
+            for i in range(ROUNDS):
+                keys = list(work) if i % 2 == 0 else list(reversed(work))
+                for side, mix in keys:
+                    _, rate = await round_of(session, urls[side], work[(side, mix)])
+                    rates[f"{side} {mix}"].append(rate)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+    ratio = p50(rates["worker lora"]) / p50(rates["direct lora"])
+    base_ratio = p50(rates["worker base"]) / p50(rates["direct base"])
+    print(table(f"Row L1: two LoRA adapters and the base, {REQUESTS} streams per round at "
+                f"concurrency 16, {ROUNDS} rounds per side",
+                ["side and mix", "requests/s (median)"],
+                [[key, f"{p50(values):.2f}"] for key, values in rates.items()]))
+    print(f"worker / direct with adapters {ratio:.3f} (target >= 0.95): {verdict(ratio >= 0.95)}")
+    print(f"worker / direct, base only {base_ratio:.3f}")
+    summary = {"lora_throughput_ratio": ratio, "base_throughput_ratio": base_ratio,
+               "met": ratio >= 0.95}
+    print(f"\nwritten: {save('lora', summary, {'requests_per_s': rates})}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
