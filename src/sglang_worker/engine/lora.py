@@ -287,7 +287,10 @@ def check_adapter(adapter: Adapter, base_config: Mapping[str, Any] | None,
 def refuse_unchecked(extra_args: Sequence[str], env: Mapping[str, str]) -> None:
     flags = [arg.split("=", 1)[0] for arg in extra_args if arg.startswith("--")]
     given = [f for f in ("--lora-paths", "--enable-lora") if f in flags]
-    given += [name for name in ("LORA_PATHS", "ENABLE_LORA") if env.get(name, "").strip()]
+    if env.get("LORA_PATHS", "").strip():
+        given.append("LORA_PATHS")
+    if env.get("ENABLE_LORA", "").strip().lower() in ("1", "true", "yes", "on"):
+        given.append("ENABLE_LORA")
     if given:
         raise EngineConfigError(
             f"{' and '.join(given)} would load LoRA adapters unchecked: list them in "

@@ -116,7 +116,7 @@ def test_missing_files_and_directories_are_refused(tmp_path):
 def test_adapters_given_straight_to_sglang_are_refused(args, env):
     with pytest.raises(EngineConfigError, match="LORA_ADAPTERS instead"):
         refuse_unchecked(args, env)
-    refuse_unchecked(("--context-length", "4096"), {"ENABLE_LORA": ""})
+    refuse_unchecked(("--context-length", "4096"), {"ENABLE_LORA": "false", "LORA_PATHS": " "})
 
 
 def test_the_flags_pick_the_cpu_backend_and_the_largest_rank():
