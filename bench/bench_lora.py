@@ -3,7 +3,7 @@ straight to SGLang, as a client measures it.
 
 One worker runs as deployed in load-balancing mode (``python handler.py``, ``WORKER_MODE=lb``,
 the tiny Qwen2-VL, ``LORA_ADAPTERS`` with two tiny adapters from ``tiny_models.adapter``).
-Each round sends 48 streaming chats at concurrency 16: "base" rounds ask for the base model
+Each round sends 64 streaming chats at concurrency 32 (row 13's load): "base" rounds ask for the base model
 only, "lora" rounds spread the same requests over the base and both adapters, a third each.
 "direct" sends them to that worker's SGLang server in SGLang's spelling
 (``<served>:<adapter>``), "worker" to the worker by the adapters' names. Rounds alternate
@@ -26,8 +26,8 @@ import aiohttp
 from bench_lb import round_of
 from harness import ROOT, p50, save, start_lb_worker, table, verdict
 
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 4
-REQUESTS = 48
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+REQUESTS = 64
 ADAPTERS = ("style", "tone")
 
 
@@ -51,7 +51,7 @@ def bodies(models: list[str]) -> list[dict]:
 async def main() -> None:
     adapters = build_adapters()
     process, lb_url, engine_url = start_lb_worker({
-        "MAX_CONCURRENCY": "16",
+        "MAX_CONCURRENCY": "32",
         "LORA_ADAPTERS": " ".join(f"{name}={path}" for name, path in adapters.items())})
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
@@ -79,7 +79,7 @@ async def main() -> None:
     ratio = p50(rates["worker lora"]) / p50(rates["direct lora"])
     base_ratio = p50(rates["worker base"]) / p50(rates["direct base"])
     print(table(f"Row L1: two LoRA adapters and the base, {REQUESTS} streams per round at "
-                f"concurrency 16, {ROUNDS} rounds per side",
+                f"concurrency 32, {ROUNDS} rounds per side",
                 ["side and mix", "requests/s (median)"],
                 [[key, f"{p50(values):.2f}"] for key, values in rates.items()]))
     print(f"worker / direct with adapters {ratio:.3f} (target >= 0.95): {verdict(ratio >= 0.95)}")
