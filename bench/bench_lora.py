@@ -3,8 +3,9 @@ straight to SGLang, as a client measures it.
 
 One worker runs as deployed in load-balancing mode (``python handler.py``, ``WORKER_MODE=lb``,
 the tiny Qwen2-VL, ``LORA_ADAPTERS`` with two tiny adapters from ``tiny_models.adapter``).
-Each round sends 64 streaming chats at concurrency 32 (row 13's load): "base" rounds ask for the base model
-only, "lora" rounds spread the same requests over the base and both adapters, a third each.
+Each round sends 64 streaming chats at concurrency 32 (row 13's load): "base" rounds ask for
+the base model only, "lora" rounds spread the same requests over the base and both adapters, a
+third each.
 "direct" sends them to that worker's SGLang server in SGLang's spelling
 (``<served>:<adapter>``), "worker" to the worker by the adapters' names. Rounds alternate
 direct and worker, base and lora, in one run.
