@@ -9,9 +9,13 @@ Contract:
 - Otherwise the RunPod SDK's job loop (``jobs.serve.serve``): deployed when
   ``RUNPOD_WEBHOOK_GET_JOB`` is set, or the SDK's own ``--rp_serve_api`` server. Without either,
   the worker says what to pass.
-- Before any of them: SIGTERM unwinds like Ctrl-C (so the engine is stopped on the way out; the
-  SDK replaces this with its own graceful drain, lb mode with its own), Pillow's bomb limit is
-  set (``MAX_IMAGE_PIXELS``) and logging goes to stderr at ``WORKER_LOG_LEVEL``.
+- Before any of them: worker-vllm's variable names are read as this worker's
+  (``engine.vllm_env``; the additions go into this process's environment before the settings
+  are read, so the engine's environment has them too, and each one is logged), SIGTERM unwinds
+  like Ctrl-C
+  (so the engine is stopped on the way out; the SDK replaces this with its own graceful
+  drain, lb mode with its own), Pillow's bomb limit is set (``MAX_IMAGE_PIXELS``) and
+  logging goes to stderr at ``WORKER_LOG_LEVEL``.
 - Exit codes: 0 done, 1 job or engine failure, 2 bad usage or configuration (a start-up
   failure exits with its ``StartupError.exit_code``).
 """
@@ -24,6 +28,7 @@ import os
 import signal
 import sys
 
+from sglang_worker.engine.vllm_env import translate
 from sglang_worker.errors import WorkerError
 from sglang_worker.http import serve as lb_mode
 from sglang_worker.images import limit_pillow_pixels
@@ -52,9 +57,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    carried = translate(os.environ)
+    os.environ.update(carried.updates)
     settings = get_settings()
     limit_pillow_pixels(settings.max_image_pixels)
     configure_logging(settings.worker_log_level)
+    for note in carried.notes:
+        log.log(logging.WARNING if note.level == "warning" else logging.INFO, "%s", note.message)
     args = _parse_args(argv)
     if settings.worker_mode == "lb" and args.test_input is None:
         return lb_mode.run(settings)

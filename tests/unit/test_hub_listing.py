@@ -23,7 +23,13 @@ import annotated_types
 import pytest
 
 from runpod_local.settings import LocalSettings
-from sglang_worker.engine.flags import EngineLaunch, build_argv, flag_table, split_sglang_args
+from sglang_worker.engine.flags import (
+    EngineLaunch,
+    build_argv,
+    flag_table,
+    sglang_parser,
+    split_sglang_args,
+)
 from sglang_worker.settings import Settings, markdown_table, on_hub, variables
 from tests.support.paths import PROJECT_ROOT
 
@@ -50,13 +56,9 @@ POOLS = {"ADA_24": {"NVIDIA GeForce RTX 4090"},
          "AMPERE_48": {"NVIDIA A40", "NVIDIA RTX A6000"}}
 
 
-@pytest.fixture(scope="module")
-def sglang_parser() -> argparse.ArgumentParser:
-    from sglang.srt.server_args import ServerArgs
-
-    parser = argparse.ArgumentParser()
-    ServerArgs.add_cli_args(parser)
-    return parser
+@pytest.fixture(scope="module", name="sglang_parser")
+def sglang_parser_fixture() -> argparse.ArgumentParser:
+    return sglang_parser()
 
 
 def sglang_keys() -> set[str]:
@@ -188,7 +190,8 @@ def test_each_entry_has_a_type_a_default_and_a_one_line_description():
         assert entry.get("default") == shown_default(key), f"{key}: default differs"
 
 
-def test_the_hub_defaults_start_the_worker_and_pass_sglang_s_own_parser(monkeypatch):
+def test_the_hub_defaults_start_the_worker_and_pass_sglang_s_own_parser(monkeypatch,
+                                                                      sglang_parser):
     defaults = {key: entry["default"] for key, entry in ENTRIES.items() if "default" in entry}
     env = {key: str(value).lower() if isinstance(value, bool) else str(value)
            for key, value in defaults.items()}
@@ -198,7 +201,8 @@ def test_the_hub_defaults_start_the_worker_and_pass_sglang_s_own_parser(monkeypa
     assert settings.model_name == DEFAULT_MODEL and settings.max_concurrency == 32
     argv = build_argv(env, EngineLaunch(model_path=DEFAULT_MODEL, port=30000, cpu=False,
                                         max_total_tokens=8192,
-                                        extra_args=split_sglang_args(settings.sglang_args)))
+                                        extra_args=split_sglang_args(settings.sglang_args)),
+                      sglang_parser)
     assert argv[argv.index("--dtype") + 1] == "auto"
 
 

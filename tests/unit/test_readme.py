@@ -58,7 +58,8 @@ def test_security_md_lists_every_limit_and_the_readme_links_it():
 
 def test_the_readme_is_the_front_door_and_links_what_moved():
     for linked in ("docs/configuration.md", "docs/deploy.md", "docs/troubleshooting.md",
-                   "docs/benchmarks.md", "docs/field-audit.md", "docs/media.md", "SECURITY.md"):
+                   "docs/benchmarks.md", "docs/field-audit.md", "docs/media.md",
+                   "docs/migrating-from-worker-vllm.md", "SECURITY.md"):
         assert f"]({linked})" in README, linked
         assert (PROJECT_ROOT / linked).is_file(), linked
     glance = README.split("## Configuration at a glance")[1].split("\n## ")[0]

@@ -176,12 +176,18 @@ def explain_rejection(stderr: str, sources: Mapping[str, str]) -> str:
     return message
 
 
-def build_argv(env: Mapping[str, str], launch: EngineLaunch) -> list[str]:
-    """Build the argv from ``env`` and check it with SGLang's parser (imports SGLang)."""
+def sglang_parser() -> argparse.ArgumentParser:
+    """SGLang's own server argument parser (imports SGLang)."""
     from sglang.srt.server_args import ServerArgs
 
     parser = argparse.ArgumentParser(prog="sglang", exit_on_error=True)
     ServerArgs.add_cli_args(parser)
+    return parser
+
+
+def build_argv(env: Mapping[str, str], launch: EngineLaunch,
+               parser: argparse.ArgumentParser) -> list[str]:
+    """Build the argv from ``env`` and check it with ``parser`` (``sglang_parser()``)."""
     argv, sources = argv_from_env(env, flag_table(parser), launch)
     stderr = io.StringIO()
     try:

@@ -15,6 +15,7 @@ from sglang_worker.engine.flags import (
     build_argv,
     explain_rejection,
     flag_table,
+    sglang_parser,
     split_sglang_args,
 )
 from sglang_worker.errors import EngineConfigError
@@ -123,11 +124,12 @@ def test_explain_rejection_names_the_variable():
 
 
 @pytest.fixture(scope="module")
-def real_table():
-    from sglang.srt.server_args import ServerArgs
+def parser() -> argparse.ArgumentParser:
+    return sglang_parser()
 
-    parser = argparse.ArgumentParser()
-    ServerArgs.add_cli_args(parser)
+
+@pytest.fixture(scope="module")
+def real_table(parser):
     return flag_table(parser)
 
 
@@ -139,15 +141,15 @@ def test_real_table_has_the_documented_examples(real_table):
     assert len(real_table) > 300
 
 
-def test_real_parser_accepts_a_good_setting_and_names_the_variable_of_a_bad_one():
-    argv = build_argv({"CONTEXT_LENGTH": "2048", "SKIP_SERVER_WARMUP": "true"}, CPU)
+def test_real_parser_accepts_a_good_setting_and_names_the_variable_of_a_bad_one(parser):
+    argv = build_argv({"CONTEXT_LENGTH": "2048", "SKIP_SERVER_WARMUP": "true"}, CPU, parser)
     assert argv[argv.index("--context-length"):][:2] == ["--context-length", "2048"]
     with pytest.raises(EngineConfigError, match=r"^invalid SGLang server setting: CONTEXT_LENGTH"):
-        build_argv({"CONTEXT_LENGTH": "lots"}, CPU)
+        build_argv({"CONTEXT_LENGTH": "lots"}, CPU, parser)
     with pytest.raises(EngineConfigError, match="ATTENTION_BACKEND"):
-        build_argv({"ATTENTION_BACKEND": "no-such-backend"}, CPU)
+        build_argv({"ATTENTION_BACKEND": "no-such-backend"}, CPU, parser)
     with pytest.raises(EngineConfigError, match="SGLANG_ARGS: unrecognized arguments: --bogus"):
-        build_argv({}, replace(CPU, extra_args=split_sglang_args("--bogus 1")))
+        build_argv({}, replace(CPU, extra_args=split_sglang_args("--bogus 1")), parser)
 
 
 def _env_names_sglang_reads() -> set[str]:
