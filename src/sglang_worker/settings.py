@@ -397,6 +397,18 @@ class Settings(BaseSettings):
         "BASE_PATH/huggingface-cache, so only the first worker downloads the model.",
         json_schema_extra=NOT_ON_HUB,
     )
+    compile_cache_dir: Path | None = Field(
+        None, description="Where the engines' JIT and compile caches (Triton, TorchInductor, "
+        "FlashInfer, DeepGEMM, CUDA's PTX cache, SGLang's own kernels) are kept, one "
+        "directory per GPU model and engine build. Unset: BASE_PATH/sglang-compile-cache when a "
+        "network volume is mounted, so later workers load what the first compiled; else the "
+        "container's own.",
+    )
+    compile_cache_min_free_bytes: int = Field(
+        2 * 1024 * MB, ge=0, description="The compile caches go to the volume only when it "
+        "has this much free space (and passes a write probe); else they stay in the container, "
+        "with a warning.",
+    )
     baked_model_manifest: Path = Field(
         Path("/models/manifest.json"), description="Manifest that builder/download_model.py "
         "writes when a model is baked into the image. When it exists, its model is served "

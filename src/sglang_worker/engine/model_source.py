@@ -47,8 +47,7 @@ environment and ``StorageFacts`` (what is on disk); ``gather_storage_facts`` rea
 the manifest; ``resolve_model_source`` ties them together, logs the plan and checks that the
 tiny model is there when it is the plan. ``ModelSource.apply`` turns a plan into the engine's
 environment.
-``has_cuda_gpu()`` answers without importing torch: an NVIDIA driver that lists a GPU. The
-revision is the launch plan's (``launch_plan``); the model's own files, once the engine is up,
+The revision is the launch plan's (``launch_plan``); the model's own files, once the engine is up,
 are read by ``model_files``.
 """
 
@@ -57,8 +56,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -168,19 +165,6 @@ def keep_image_kernels(env: dict[str, str], image_hub: Path | None = None) -> di
     if has_kernels:
         env[KERNELS_CACHE_VARIABLE] = str(image_hub)
     return env
-
-
-def has_cuda_gpu() -> bool:
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return False
-    try:
-        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listed.returncode == 0 and "GPU" in listed.stdout
 
 
 def read_manifest(path: Path) -> BakedModel | None:

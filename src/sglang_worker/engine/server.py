@@ -14,6 +14,11 @@ Contract:
   or, when ``ENGINE_LOG_FILE`` is set (``--test_input`` runs set it to a temporary file), to
   that file instead, with secret values masked (``redaction``); the last ``TAIL_LINES`` are
   kept for error messages (``EngineStartError.tail``).
+- Before the process starts: an inline chat template (``CHAT_TEMPLATE`` holding Jinja) becomes a
+  file (``inline_template``); with more than one GPU and no parallelism set, the tensor
+  parallelism is the GPU count or the largest size the model shards by (``parallelism``); the
+  compile caches go to the network volume when it can hold them (``compile_cache``). Each
+  decision is logged.
 - Before the process starts, a hub model is checked on Hugging Face (``preflight``), so a
   wrong name, revision or token fails in seconds rather than after a download.
 - Before it starts, the LoRA adapters (``LORA_ADAPTERS``) are resolved and checked against the
@@ -41,16 +46,21 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from sglang_worker.child_process import OutputTail, die_with_parent
+from sglang_worker.engine.compile_cache import compile_cache_env
 from sglang_worker.engine.flags import EngineLaunch
+from sglang_worker.engine.gpus import gpu_names
+from sglang_worker.engine.inline_template import template_file
 from sglang_worker.engine.launch_plan import plan_launch
 from sglang_worker.engine.launcher import CONFIG_ERROR_MARKER, LAUNCH_VARIABLE
 from sglang_worker.engine.lora import (
@@ -67,7 +77,8 @@ from sglang_worker.engine.model_files import (
     reranks_media,
     vocab_size,
 )
-from sglang_worker.engine.model_source import ModelSource, has_cuda_gpu, resolve_model_source
+from sglang_worker.engine.model_source import ModelSource, resolve_model_source
+from sglang_worker.engine.parallelism import choose_tensor_parallel
 from sglang_worker.engine.preflight import check_hub_access
 from sglang_worker.engine.redaction import Redactor
 from sglang_worker.errors import EngineConfigError, EngineStartError
@@ -75,6 +86,7 @@ from sglang_worker.settings import Settings
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 40
+TEMPLATE_DIR = Path(tempfile.gettempdir()) / "sglang-worker"  # inline chat templates, as files
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +245,13 @@ class Engine:
         self.process.wait()
 
 
-def engine_environment(*, cpu: bool, model: ModelSource) -> dict[str, str]:
+def engine_environment(*, cpu: bool, model: ModelSource,
+                       extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The engine's environment: the worker's, with the model source's changes (offline mode,
-    the cache on the network volume, the baked tokenizer, ...) and the CPU switch."""
+    the cache on the network volume, the baked tokenizer, ...), the worker's own additions
+    ``extra`` (the chat-template file, the compile caches) and the CPU switch."""
     env = model.apply(os.environ)
+    env.update(extra or {})
     if cpu:
         env["SGLANG_USE_CPU_ENGINE"] = "1"
     return env
@@ -244,12 +259,18 @@ def engine_environment(*, cpu: bool, model: ModelSource) -> dict[str, str]:
 
 def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     started = time.monotonic()
-    gpu = has_cuda_gpu()
-    plan = plan_launch(settings, os.environ)
+    gpus = gpu_names()
+    gpu = bool(gpus)
+    template = template_file(os.environ, TEMPLATE_DIR)
+    plan = plan_launch(settings, {**os.environ, **template})
     source = resolve_model_source(settings, gpu=gpu, revision=plan.revision)
     model = source.model_path
     refuse_unchecked(plan.extra_args, os.environ)
-    env = engine_environment(cpu=not gpu, model=source)
+    caches = compile_cache_env(os.environ, configured=settings.compile_cache_dir,
+                               base_path=settings.base_path, gpu=gpus[0] if gpus else None,
+                               min_free_bytes=settings.compile_cache_min_free_bytes)
+    log.log(logging.WARNING if caches.warning else logging.INFO, "%s", caches.message)
+    env = engine_environment(cpu=not gpu, model=source, extra={**template, **caches.env})
     check_hub_access(source, env, plan.revision)
     adapters = tuple(resolve_adapter(adapter, env) for adapter in
                      parse_adapters(settings.lora_adapters, settings.lora_modules))
@@ -257,12 +278,16 @@ def launch_engine(settings: Settings) -> tuple[Engine, EngineInfo]:
     base_config = model_json(model, "config.json", env)
     ranks = [check_adapter(adapter, base_config, base_names, settings.max_lora_rank)
              for adapter in adapters]
+    parallel = choose_tensor_parallel(len(gpus), os.environ, plan.extra_args, base_config)
+    if parallel.message:
+        log.info("%s", parallel.message)
     launch = EngineLaunch(
         model_path=model,
         port=engine_port(settings.engine_port),
         cpu=not gpu,
         max_total_tokens=settings.cpu_max_total_tokens,
-        extra_args=(*lora_flags(adapters, settings, cpu=not gpu, ranks=ranks),
+        extra_args=(*(("--tp-size", str(parallel.size)) if parallel.size else ()),
+                    *lora_flags(adapters, settings, cpu=not gpu, ranks=ranks),
                     *plan.extra_args),
     )
     log.info("starting SGLang on %s: model=%s port=%d%s%s", "cpu" if launch.cpu else "gpu",

@@ -21,7 +21,6 @@ from sglang_worker.engine.model_source import (
     StorageFacts,
     find_cached_snapshot,
     gather_storage_facts,
-    has_cuda_gpu,
     plan_model_source,
     read_manifest,
     resolve_model_source,
@@ -174,7 +173,6 @@ def test_the_tiny_model_is_served_under_its_absolute_path(tmp_path, monkeypatch)
 
 def test_a_missing_tiny_model_says_how_to_build_it_and_builds_nothing(tmp_path, monkeypatch):
     """The worker never builds it: the builder (``tiny_models``) is not in the image."""
-    monkeypatch.setattr("sglang_worker.engine.model_source.has_cuda_gpu", lambda: False)
     settings = make_settings(tmp_path, model_name=None)
     with pytest.raises(EngineConfigError, match="make models") as info:
         resolve_model_source(settings, gpu=False)
@@ -238,34 +236,6 @@ def test_the_engine_environment_carries_the_decision(tmp_path, monkeypatch, capl
 
 
 # --- The device -------------------------------------------------------------------------------
-
-def fake_nvidia_smi(directory, output: str, code: int = 0) -> None:
-    path = directory / "nvidia-smi"
-    path.write_text(f"#!/bin/sh\necho '{output}'\nexit {code}\n")
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
-
-
-@pytest.mark.parametrize("output, code, visible, expected", [
-    ("GPU 0: NVIDIA L40S (UUID: GPU-1)", 0, None, True),
-    ("No devices were found", 6, None, False),
-    ("GPU 0: NVIDIA L40S (UUID: GPU-1)", 0, "", False),
-])
-def test_gpu_detection_asks_the_driver_without_importing_torch(
-    tmp_path, monkeypatch, output, code, visible, expected
-):
-    fake_nvidia_smi(tmp_path, output, code)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    if visible is None:
-        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    else:
-        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
-    assert has_cuda_gpu() is expected
-
-
-def test_no_driver_means_no_gpu(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert has_cuda_gpu() is False
-
 
 def test_vocab_size_is_read_from_the_model_config(tmp_path):
     from sglang_worker.engine.model_files import vocab_size
