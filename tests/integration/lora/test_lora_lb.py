@@ -4,11 +4,17 @@ adapter differs from the base model's and is stable; a bare adapter name and
 ``<served>:<adapter>`` pick the same adapter; two adapters and the base batch together; an
 image request goes through an adapter; ``/v1/models`` lists the adapters by name with no path;
 an unknown name, a path in ``lora_path`` and an adapter on ``/v1/responses`` are clear 400s;
-SGLang's adapter-loading routes stay closed."""
+SGLang's adapter-loading routes stay closed.
+
+The worker is configured as a worker-vllm endpoint is (issue 24): worker-vllm's variable names
+throughout, the adapters in its ``LORA_MODULES`` form, the chat template inline, and one
+misspelt variable; the start-up log and the engine's command line show what each became."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
 import aiohttp
 import anthropic
@@ -16,7 +22,6 @@ import openai
 import pytest
 
 from tests.integration.conftest import SERVED_MODEL_NAME
-from tests.integration.lora.conftest import lora_env
 from tests.support.lb_worker import running_lb_worker
 from tests.support.retrieval_cases import IMAGE
 
@@ -24,12 +29,52 @@ pytestmark = pytest.mark.integration
 PROMPT = [{"role": "user", "content": "Count from one to ten."}]
 
 
+def worker_vllm_env(model, adapters) -> dict[str, str]:
+    """As a worker-vllm endpoint's settings would be written; the template is the model's own,
+    pasted inline as worker-vllm's users do, so the answers stay the model's."""
+    template = json.loads((model / "tokenizer_config.json").read_text())["chat_template"]
+    return {
+        "OPENAI_SERVED_MODEL_NAME_OVERRIDE": SERVED_MODEL_NAME,
+        "LORA_MODULES": json.dumps([{"name": name, "path": str(path)}
+                                    for name, path in adapters.items()]),
+        "MAX_MODEL_LEN": "2048",
+        "MAX_NUM_SEQS": "12",
+        "CUSTOM_CHAT_TEMPLATE": template,
+        "ENABLE_PREFIX_CACHING": "true",
+        "RAW_OPENAI_OUTPUT": "1",
+        "MAX_NUM_SEQ": "8",  # a misspelling: it does nothing, and the log says so
+    }
+
+
 @pytest.fixture(scope="module")
 def lb(tiny_vl_model, adapters, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("lb-lora") / "worker.log"
-    with running_lb_worker(tiny_vl_model, log_path, SERVED_MODEL_NAME=SERVED_MODEL_NAME,
-                           **lora_env(adapters)) as worker:
+    with running_lb_worker(tiny_vl_model, log_path,
+                           **worker_vllm_env(tiny_vl_model, adapters)) as worker:
         yield worker
+
+
+async def test_a_worker_vllm_configuration_starts_the_model_with_the_same_limits(lb, oai):
+    log = lb.log()
+    argv = re.search(r"sglang\.launch_server (--model-path .*)$", log, re.M).group(1).split()
+    pairs = dict(zip(argv, [*argv[1:], ""], strict=True))
+    assert pairs["--context-length"] == "2048"
+    assert pairs["--max-running-requests"] == "12"
+    assert pairs["--served-model-name"] == SERVED_MODEL_NAME
+    template = pairs["--chat-template"]
+    assert re.fullmatch(r".*/sglang-worker/chat-template-[0-9a-f]{16}\.jinja", template)
+    assert "--disable-radix-cache" not in argv
+    for line in ("MAX_MODEL_LEN is worker-vllm's name: read as CONTEXT_LENGTH='2048'",
+                 "MAX_NUM_SEQS is worker-vllm's name: read as MAX_RUNNING_REQUESTS='12'",
+                 "CUSTOM_CHAT_TEMPLATE is worker-vllm's name: read as CHAT_TEMPLATE=<",
+                 "ENABLE_PREFIX_CACHING='true' is SGLang's default: nothing to set",
+                 "RAW_OPENAI_OUTPUT has no SGLang equivalent and is ignored",
+                 "warning: MAX_NUM_SEQ is not a setting this worker, SGLang or worker-vllm "
+                 "knows, so it does nothing; did you mean MAX_NUM_SEQS?"):
+        assert line in log, line
+    assert "{% set image_count" not in log  # the template is logged by its size only
+    card = (await oai.models.retrieve(SERVED_MODEL_NAME)).model_dump()
+    assert card["max_model_len"] == 2048
 
 
 @pytest.fixture
