@@ -11,8 +11,10 @@ Contract:
   model, the SGLang version and the torch build (its CUDA version), so a worker on another GPU
   type or image never loads another's kernels.
 - Before it is used, the directory is created and a file written, read back and removed there
-  (``probe``), and the filesystem must have ``COMPILE_CACHE_MIN_FREE_BYTES`` free. A read-only,
-  full or unwritable volume keeps the caches in the container, with a warning saying why.
+  (``probe``; a directory whose mode grants no write, as a read-only cached-models mount shows,
+  is not written at all), and the filesystem must have ``COMPILE_CACHE_MIN_FREE_BYTES`` free.
+  A read-only, full or unwritable volume keeps the caches in the container, with a warning
+  saying why.
 - A ``SGLANG_CACHE_DIR`` the deployer set is theirs: nothing changes. Any one cache variable
   they set (``TRITON_CACHE_DIR``, ...) still wins, since SGLang only fills in the unset ones.
 - Concurrent workers share the directory; the compilers write each entry to a temporary name
@@ -22,8 +24,10 @@ Contract:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,8 +55,19 @@ def cache_key(gpu: str | None, sglang_version: str, torch_version: str) -> str:
     return f"{slug(gpu or 'cpu')}_sglang-{slug(sglang_version)}_torch-{slug(torch_version)}"
 
 
+def _read_only(directory: Path) -> bool:
+    """The nearest existing directory grants no write at all: its mode says read-only, which
+    is respected even by root, whom the mode bits would not stop."""
+    existing = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    if existing is None:
+        return False
+    return not os.access(existing, os.W_OK) or not stat.S_IMODE(existing.stat().st_mode) & 0o222
+
+
 def probe(directory: Path, min_free_bytes: int) -> str | None:
     """None when ``directory`` can hold the caches; else why not."""
+    if _read_only(directory):
+        return "it is read-only"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         marker = directory / f".write-probe-{uuid.uuid4().hex}"

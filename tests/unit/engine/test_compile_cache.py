@@ -59,6 +59,19 @@ def test_a_volume_that_cannot_be_written_falls_back_with_a_warning(tmp_path):
     assert "it is not writable" in decided.message
 
 
+def test_a_read_only_volume_is_not_written_even_by_root(tmp_path):
+    volume = tmp_path / "runpod-volume"
+    volume.mkdir()
+    volume.chmod(0o555)
+    try:
+        decided = plan(tmp_path)
+        assert list(volume.iterdir()) == []
+    finally:
+        volume.chmod(0o755)
+    assert decided.env == {} and decided.warning
+    assert decided.message.endswith(": it is read-only")
+
+
 def test_a_full_volume_falls_back_with_a_warning(tmp_path):
     (tmp_path / "runpod-volume").mkdir()
     decided = plan(tmp_path, min_free=2**62)
