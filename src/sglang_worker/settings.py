@@ -150,9 +150,10 @@ class Settings(BaseSettings):
     stream_batch_window_ms: float = Field(
         50.0,
         ge=0,
-        description="Streamed events that arrive within this window after the previous yield "
-        "are sent as one yield (one HTTP request to RunPod). The first event is never "
-        "delayed. 0 yields every event on its own.",
+        description="Jobs: streamed events that arrive within this window after the previous "
+        "yield are sent as one yield (one HTTP request to RunPod). The first event is never "
+        "delayed. 0 yields every event on its own. Load-balancing mode has no window: events "
+        "go out as SGLang sends them.",
     )
     stream_max_yield_bytes: int = Field(
         512 * 1024,

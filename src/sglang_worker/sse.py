@@ -5,7 +5,8 @@ Contract:
   event ending in its blank line (``\\n\\n``; ``\\r\\n`` line endings are normalised). However
   the bytes are split across reads, the same events come out: never a split event.
 - ``event_data(event)`` is the event's ``data`` payload (multi-line data joined by ``\\n``), or
-  ``None`` for a comment-only event; ``DONE_DATA`` is OpenAI's end-of-stream payload.
+  ``None`` for a comment-only event; ``DONE_DATA`` is OpenAI's end-of-stream payload and
+  ``DONE_EVENT`` the whole event.
 - ``data_event(value)``: a value as one ``data: <json>`` event.
 - ``error_event(body, anthropic=...)``: an error body as one in-band event; Anthropic's has
   ``event: error`` before its data, OpenAI's is a plain data event (and neither is followed by
@@ -20,6 +21,7 @@ import json
 from typing import Any
 
 DONE_DATA = "[DONE]"
+DONE_EVENT = b"data: [DONE]\n\n"
 _SEPARATOR = b"\n\n"
 
 

@@ -5,20 +5,31 @@ Contract:
 - ``engine_error_in(event)`` recognises an error the engine sent inside the stream and returns
   it as a ``WorkerError``; ordinary token events are told apart by a substring test, without
   JSON parsing.
-- ``batch_events(read, ...)`` yields lists of whole events. The first event is yielded the
+- ``batch_events(source, ...)`` yields lists of whole events. The first event is yielded the
   moment it arrives; later events that arrive within ``window_s`` of the previous yield are
-  held and sent together when the window closes (or when the batch reaches ``max_bytes``), so
-  no event waits longer than the window.
+  held and sent together when the window closes, so no event waits longer than the window and
+  the stream's end is never held back. No batch grows past ``max_bytes`` (``within``; a
+  larger event goes alone). While a window holds, unread events wait in aiohttp's buffer,
+  which stops reading the socket at its high-water mark, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from sglang_worker.errors import WorkerError, engine_error_from_body
 from sglang_worker.sse import SSEFramer, event_data
+
+
+class EventSource(Protocol):
+    """What ``batch_events`` reads: the part of aiohttp's ``StreamReader`` it uses."""
+
+    async def readany(self) -> bytes: ...
+    async def wait_eof(self) -> None: ...
+    def read_nowait(self, n: int = -1) -> bytes: ...
 
 
 def engine_error_in(event: bytes) -> WorkerError | None:
@@ -39,43 +50,58 @@ def engine_error_in(event: bytes) -> WorkerError | None:
     return None
 
 
+def within(events: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    """``events`` in order, cut into batches of at most ``max_bytes`` (an event larger than
+    that goes alone)."""
+    batches: list[list[bytes]] = []
+    batch: list[bytes] = []
+    size = 0
+    for event in events:
+        if batch and size + len(event) > max_bytes:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(event)
+        size += len(event)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 async def batch_events(
-    read: Callable[[], Awaitable[bytes]],
+    source: EventSource,
     *,
     window_s: float,
     max_bytes: int,
 ) -> AsyncIterator[list[bytes]]:
-    """Yield batches of whole events read through ``read`` (which returns b"" at EOF).
+    """Yield batches of whole events read from ``source`` (the engine response's aiohttp
+    ``StreamReader``).
 
-    Raises ``ConnectionError`` if the stream ends inside an event.
+    Inside a window the reader waits for the end of the stream or of the window, not for each
+    event: the events that arrive meanwhile stay in aiohttp's buffer and are taken in one read
+    when the window closes, so a stream costs one wake-up per window rather than one per token,
+    and its end is sent the moment it comes. Raises ``ConnectionError`` if the stream ends
+    inside an event, and the reader's own errors (its read timeout, a cut connection) as
+    aiohttp raises them.
     """
-    loop = asyncio.get_running_loop()
     framer = SSEFramer()
-    pending: list[bytes] = []
-    pending_bytes = 0
-    last_yield = float("-inf")
     while True:
-        window = asyncio.timeout_at(last_yield + window_s if pending else None)
-        try:
-            async with window:
-                chunk = await read()
-        except TimeoutError:
-            if not window.expired():
-                raise  # the reader's own deadline (the engine went silent), not the window
-            last_yield = loop.time()
-            yield pending
-            pending, pending_bytes = [], 0
-            continue
+        chunk = await source.readany()
         if not chunk:
             break
-        for event in framer.feed(chunk):
-            pending.append(event)
-            pending_bytes += len(event)
-        if pending and (loop.time() - last_yield >= window_s or pending_bytes >= max_bytes):
-            last_yield = loop.time()
-            yield pending
-            pending, pending_bytes = [], 0
-    if pending:
-        yield pending
+        for batch in within(framer.feed(chunk), max_bytes):
+            yield batch
+        while window_s > 0:
+            window = asyncio.timeout(window_s)
+            try:
+                async with window:
+                    await source.wait_eof()
+            except TimeoutError:
+                if not window.expired():
+                    raise  # the reader's own deadline (the engine went silent), not the window
+            held = framer.feed(source.read_nowait())
+            if not held:
+                break  # a quiet window: the next event is sent the moment it arrives
+            for batch in within(held, max_bytes):
+                yield batch
     if framer.pending:
         raise ConnectionError("the engine's stream ended in the middle of an event")

@@ -45,6 +45,7 @@ from sglang_worker.http.responses import SSEWriter, error_response, json_respons
 from sglang_worker.pipeline import Pipeline, RequestStats
 from sglang_worker.routes import Route, parse_route
 from sglang_worker.settings import Settings
+from sglang_worker.sse import DONE_EVENT
 
 log = logging.getLogger(__name__)
 PING = "/ping"
@@ -179,12 +180,19 @@ class LoadBalancingApp:
         try:
             async with aclosing(_event_bytes(pipeline, engine_request, stats)) as chunks:
                 async for chunk in chunks:
-                    await writer.write(chunk)
+                    if writer.finished:
+                        log.warning("the engine sent %d bytes after [DONE]; the stream had "
+                                    "ended, so they were not sent", len(chunk))
+                    elif chunk.endswith(DONE_EVENT):
+                        await writer.finish(chunk)
+                    else:
+                        await writer.write(chunk)
         except WorkerError as error:
             if not writer.started:
                 raise
             log.warning("stream failed after its first event: %s", error.message)
-            await writer.write(sse_error_event(error, shape).encode())
+            if not writer.finished:  # after [DONE] the client has its whole answer
+                await writer.write(sse_error_event(error, shape).encode())
             return await writer.finish(), f"error:{error.status}"
         if not writer.started:  # the engine ended the stream without one event
             raise WorkerError("the engine ended the stream before sending anything")

@@ -9,8 +9,9 @@ Contract:
   ``data:`` event.
 - ``SSEWriter(request)``: ``write(chunk)`` sends each chunk the moment it arrives. The response
   is prepared at the first chunk, so a request that fails before it (``started`` is false)
-  still gets a proper HTTP error; after it, a failure can only be sent in-band. ``finish()``
-  ends the response.
+  still gets a proper HTTP error; after it, a failure can only be sent in-band.
+  ``finish(last)`` ends the response, sending ``last`` in the same write as the end of the
+  body (one send, not two, for a stream's final events); ``finished`` says it was called.
 - ``on_disconnect(awaitable, callback)``: awaits; if the client goes away first (aiohttp
   cancels the handler, or a write fails), runs ``callback`` and re-raises.
 - ``NO_RETRY``: the header that keeps the OpenAI SDK from re-sending a request that must not
@@ -53,21 +54,28 @@ class SSEWriter:
     def __init__(self, request: web.Request) -> None:
         self._request = request
         self.response: web.StreamResponse | None = None
+        self.finished = False
 
     @property
     def started(self) -> bool:
         return self.response is not None
 
-    async def write(self, chunk: bytes) -> None:
+    async def _started(self) -> web.StreamResponse:
         if self.response is None:
             self.response = web.StreamResponse(headers=SSE_HEADERS)
             await self.response.prepare(self._request)
-        await self.response.write(chunk)
-
-    async def finish(self) -> web.StreamResponse:
-        assert self.response is not None, "finish() before the first chunk"
-        await self.response.write_eof()
         return self.response
+
+    async def write(self, chunk: bytes) -> None:
+        await (await self._started()).write(chunk)
+
+    async def finish(self, last: bytes = b"") -> web.StreamResponse:
+        assert last or self.response is not None, "finish() before the first chunk"
+        response = await self._started()
+        if not self.finished:
+            self.finished = True
+            await response.write_eof(last)
+        return response
 
 
 async def on_disconnect(awaitable: Awaitable[T], callback: Callable[[], object]) -> T:

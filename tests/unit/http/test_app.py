@@ -150,6 +150,29 @@ async def test_sse_is_written_as_it_comes_and_a_late_error_goes_in_band(served):
     assert '"message": "gone"' in text and "[DONE]" not in text
 
 
+async def test_the_done_event_ends_the_body_in_its_write_and_nothing_follows_it(served, caplog):
+    app, url, http = served
+    pipeline = FakePipeline()
+
+    async def done_first(request, stats):
+        yield [b"data: [DONE]\n\n"]  # the response is prepared and ended by one write
+        yield [b'data: {"late": 1}\n\n']
+
+    pipeline.events = done_first
+    app.ready(pipeline)
+    async with http.post(f"{url}/v1/chat/completions", json={**CHAT, "stream": True}) as r:
+        assert r.status == 200 and await r.text() == "data: [DONE]\n\n"
+    assert "the engine sent 19 bytes after [DONE]" in caplog.text
+
+    async def fails_after_done(request, stats):
+        yield [b'data: {"n": 1}\n\n', b"data: [DONE]\n\n"]
+        raise EngineUnavailable("gone")
+
+    pipeline.events = fails_after_done
+    async with http.post(f"{url}/v1/chat/completions", json={**CHAT, "stream": True}) as r:
+        assert await r.text() == 'data: {"n": 1}\n\ndata: [DONE]\n\n'  # ended cleanly
+
+
 async def test_an_error_before_the_first_event_keeps_its_http_status(served):
     app, url, http = served
     pipeline = FakePipeline()

@@ -1,10 +1,13 @@
 """SSE re-framing (whole events at every split) and the batching window."""
 
 import asyncio
+from unittest import mock
 
+import aiohttp
 import pytest
+from aiohttp.base_protocol import BaseProtocol
 
-from sglang_worker.engine.events import batch_events, engine_error_in
+from sglang_worker.engine.events import batch_events, engine_error_in, within
 from sglang_worker.errors import EngineRequestError
 from sglang_worker.sse import SSEFramer, event_data
 
@@ -69,91 +72,105 @@ def test_engine_error_events_are_recognised_and_token_text_is_not():
         assert engine_error_in(event) is None
 
 
-class FakeStream:
-    """Chunks released by the test, with b"" at the end: a stand-in for aiohttp's readany."""
-
-    def __init__(self):
-        self.queue = asyncio.Queue()
-
-    async def read(self):
-        return await self.queue.get()
+def engine_stream() -> aiohttp.StreamReader:
+    """aiohttp's own reader, as the engine's response body is read, fed by the test."""
+    loop = asyncio.get_running_loop()
+    protocol = BaseProtocol(loop)
+    protocol.transport = mock.Mock(asyncio.Transport)  # an open connection
+    return aiohttp.StreamReader(protocol, 2**16, loop=loop)
 
 
 async def collect(stream, window_s, max_bytes=1 << 20):
     batches = []
 
     async def run():
-        async for batch in batch_events(stream.read, window_s=window_s, max_bytes=max_bytes):
+        async for batch in batch_events(stream, window_s=window_s, max_bytes=max_bytes):
             batches.append(batch)
 
     return batches, asyncio.create_task(run())
 
 
-async def test_first_event_is_yielded_at_once_even_with_a_long_window():
-    stream = FakeStream()
-    batches, task = await collect(stream, window_s=3600)
-    stream.queue.put_nowait(b"data: 1\n\n")
+async def settle():
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+async def test_first_event_is_yielded_at_once_even_with_a_long_window():
+    stream = engine_stream()
+    batches, task = await collect(stream, window_s=3600)
+    stream.feed_data(b"data: 1\n\n")
+    await settle()
     assert batches == [[b"data: 1\n\n"]]
-    stream.queue.put_nowait(b"")
-    await task
+    stream.feed_eof()  # the end is not held back by the window
+    await asyncio.wait_for(task, 1)
 
 
 async def test_events_inside_the_window_are_batched_and_flushed_when_it_closes():
-    stream = FakeStream()
+    stream = engine_stream()
     batches, task = await collect(stream, window_s=0.05)
-    stream.queue.put_nowait(b"data: 1\n\n")
+    stream.feed_data(b"data: 1\n\n")
     await asyncio.sleep(0.001)
     for n in (2, 3, 4):
-        stream.queue.put_nowait(f"data: {n}\n\n".encode())
+        stream.feed_data(f"data: {n}\n\n".encode())
+        await asyncio.sleep(0)
     await asyncio.sleep(0.001)
     assert batches == [[b"data: 1\n\n"]]  # held inside the window
-    await asyncio.sleep(0.1)  # the window closes with no new read: flushed by the timer
+    await asyncio.sleep(0.1)  # the window closes with no new data: flushed by the timer
     assert batches[1] == [b"data: 2\n\n", b"data: 3\n\n", b"data: 4\n\n"]
-    stream.queue.put_nowait(b"")
+    await asyncio.sleep(0.1)  # a quiet window: the next event is sent the moment it comes
+    stream.feed_data(b"data: 5\n\n")
+    await settle()
+    assert batches[2] == [b"data: 5\n\n"]
+    stream.feed_eof()
     await task
-    assert len(batches) == 2
+    assert len(batches) == 3
 
 
-async def test_zero_window_yields_each_read_and_max_bytes_flushes_early():
-    stream = FakeStream()
+async def test_zero_window_yields_each_read_and_max_bytes_splits_a_held_batch():
+    stream = engine_stream()
     batches, task = await collect(stream, window_s=0)
     for n in range(3):
-        stream.queue.put_nowait(f"data: {n}\n\n".encode())
-    stream.queue.put_nowait(b"")
+        stream.feed_data(f"data: {n}\n\n".encode())
+        await settle()
+    stream.feed_eof()
     await task
     assert [len(b) for b in batches] == [1, 1, 1]
 
-    stream = FakeStream()
-    batches, task = await collect(stream, window_s=3600, max_bytes=20)
-    stream.queue.put_nowait(b"data: first\n\n")
-    stream.queue.put_nowait(b"data: 0123456789abcdef\n\n")
-    stream.queue.put_nowait(b"")
+    stream = engine_stream()
+    batches, task = await collect(stream, window_s=0.02, max_bytes=30)
+    stream.feed_data(b"data: first\n\n")
+    await settle()
+    stream.feed_data(b"data: 0123456789abcdef\n\n" * 2 + b"data: x\n\n")
+    stream.feed_eof()
     await task
-    assert batches == [[b"data: first\n\n"], [b"data: 0123456789abcdef\n\n"]]
+    assert batches == [[b"data: first\n\n"], [b"data: 0123456789abcdef\n\n"],
+                       [b"data: 0123456789abcdef\n\n"], [b"data: x\n\n"]]
 
 
 async def test_stream_cut_inside_an_event_raises():
-    stream = FakeStream()
-    stream.queue.put_nowait(b"data: 1\n\ndata: {")
-    stream.queue.put_nowait(b"")
+    stream = engine_stream()
+    stream.feed_data(b"data: 1\n\ndata: {")
+    stream.feed_eof()
     with pytest.raises(ConnectionError):
-        async for _ in batch_events(stream.read, window_s=0, max_bytes=1 << 20):
+        async for _ in batch_events(stream, window_s=0, max_bytes=1 << 20):
             pass
 
 
-async def test_the_readers_own_timeout_propagates_and_is_not_taken_for_the_window():
-    stream = FakeStream()
-    stream.queue.put_nowait(b"data: 1\n\n")
+async def test_the_readers_own_errors_propagate_inside_a_window_and_are_not_taken_for_it():
+    for error in (aiohttp.ServerTimeoutError("engine silent"),
+                  aiohttp.ClientPayloadError("engine gone")):
+        stream = engine_stream()
+        batches, task = await collect(stream, window_s=3600)
+        stream.feed_data(b"data: 1\n\n")
+        await settle()
+        stream.set_exception(error)  # aiohttp's read timeout, or a cut connection
+        with pytest.raises(type(error)):
+            await asyncio.wait_for(task, 1)
+        assert batches == [[b"data: 1\n\n"]]
 
-    async def read():
-        if stream.queue.empty():
-            raise TimeoutError("engine silent")
-        return await stream.read()
 
-    batches = []
-    with pytest.raises(TimeoutError, match="engine silent"):
-        async for batch in batch_events(read, window_s=3600, max_bytes=1 << 20):
-            batches.append(batch)
-    assert batches == [[b"data: 1\n\n"]]
+def test_within_cuts_in_order_below_the_limit_and_a_large_event_goes_alone():
+    events = [b"a" * 10, b"b" * 10, b"c" * 25, b"d" * 5, b"e" * 5]
+    assert within(events, 20) == [[b"a" * 10, b"b" * 10], [b"c" * 25], [b"d" * 5, b"e" * 5]]
+    assert within([], 20) == []
+    assert [e for batch in within(events, 1) for e in batch] == events
