@@ -150,10 +150,10 @@ class Settings(BaseSettings):
     stream_batch_window_ms: float = Field(
         50.0,
         ge=0,
-        description="Jobs: streamed events that arrive within this window after the previous "
-        "yield are sent as one yield (one HTTP request to RunPod). The first event is never "
-        "delayed. 0 yields every event on its own. Load-balancing mode has no window: events "
-        "go out as SGLang sends them.",
+        description="Streamed events that arrive within this window after the previous yield "
+        "are sent together: one yield for a job (one HTTP request to RunPod), one write in "
+        "load-balancing mode. The first event and the end of a stream are never delayed. 0 "
+        "sends every read on its own.",
     )
     stream_max_yield_bytes: int = Field(
         512 * 1024,

@@ -77,7 +77,7 @@ def test_engine_path_encodes_all_but_unreserved_characters(route, wire):
 
 
 def _client() -> EngineClient:
-    return EngineClient("http://127.0.0.1:9", Settings(), batch_window_s=0.05)
+    return EngineClient("http://127.0.0.1:9", Settings())
 
 
 def test_the_engine_url_is_exactly_the_checked_path():

@@ -8,9 +8,7 @@ Contract:
 - ``call(request)`` returns the engine's JSON response (a 2xx body that is not JSON, such as
   ``/health``'s empty one, comes back as ``{"status": <code>, "text": <body>}``);
   ``stream(request)`` yields batches of whole SSE events as they arrive (see
-  ``events.batch_events``), never buffering the response; ``batch_window_s`` is the batching
-  window (the job face's ``STREAM_BATCH_WINDOW_MS``; 0 on the HTTP face, which has no per-yield
-  POST to save).
+  ``events.batch_events``), never buffering the response.
 - A 4xx/5xx answer raises the mapped ``WorkerError`` with SGLang's own message. Transport
   failures raise ``EngineUnavailable`` (connection refused or cut) or ``EngineTimeout``.
 - Bodies are encoded with orjson (an SGLang dependency) straight to bytes: a request carrying
@@ -80,11 +78,10 @@ def encode_json(body: Any) -> bytes:
 
 
 class EngineClient:
-    def __init__(self, base_url: str, settings: Settings, *, batch_window_s: float):
+    def __init__(self, base_url: str, settings: Settings):
         self.base_url = base_url
         self._base = URL(base_url)
         self._settings = settings
-        self._batch_window_s = batch_window_s
         self._session = LoopSession(self._new_session)
 
     def _new_session(self) -> aiohttp.ClientSession:
@@ -157,8 +154,8 @@ class EngineClient:
 
     async def stream(self, request: EngineRequest) -> AsyncIterator[list[bytes]]:
         async with self._open(request) as response, aclosing(batch_events(
-            response.content,
-            window_s=self._batch_window_s,
+            response.content.readany,
+            window_s=self._settings.stream_batch_window_ms / 1000.0,
             max_bytes=self._settings.stream_max_yield_bytes,
         )) as batches:
             async for batch in batches:

@@ -13,8 +13,11 @@ here):
 - A request waits for one of ``MAX_CONCURRENCY`` slots before its body is read, at most
   ``LB_QUEUE_TIMEOUT_S``; then it gets a 429 with ``Retry-After``. So an unbounded pile of
   large image requests costs sockets, not memory. Bodies over ``LB_MAX_BODY_BYTES`` get a 413.
-- Non-streaming: the engine's response as JSON, 200. Streaming: real SSE, each event written as
-  SGLang produces it (no batching window: there is no per-yield POST here). A failure before
+- Non-streaming: the engine's response as JSON, 200. Streaming: real SSE, SGLang's own events.
+  The first is written the moment it comes; later ones that arrive within
+  ``STREAM_BATCH_WINDOW_MS`` go out in one write (measured: per-token writes cost the worker
+  and the client CPU that a loaded machine takes from TTFT), and the final ``[DONE]`` in the
+  same write as the end of the body. A failure before
   the first event is an HTTP error; after it, an in-band ``data: {"error": ...}`` event and the
   end of the stream, without ``[DONE]``.
 - Errors are OpenAI's error body at the error's HTTP status (Anthropic's on the Messages API

@@ -154,6 +154,6 @@ def run(settings: Settings) -> int:
     """The lb worker as deployed: ``serve`` with the real engine start."""
     def start() -> tuple[Engine, Pipeline]:
         engine, info = launch_engine(settings)
-        return engine, make_pipeline(settings, info, engine, batch_window=False)
+        return engine, make_pipeline(settings, info, engine)
 
     return asyncio.run(serve(settings, start))

@@ -104,4 +104,4 @@ class Worker:
 
 def make_worker(settings: Settings, info: EngineInfo, engine: Engine) -> Worker:
     """The job face of a started engine."""
-    return Worker(make_pipeline(settings, info, engine, batch_window=True))
+    return Worker(make_pipeline(settings, info, engine))

@@ -300,14 +300,8 @@ class Pipeline:
             raise await self._engine_died(error) from None
 
 
-def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine, *,
-                  batch_window: bool) -> Pipeline:
-    """The pipeline of a started engine, as both modes and the tests build it; with
-    ``batch_window`` its streams are batched in ``STREAM_BATCH_WINDOW_MS`` windows (the job
-    face, where each yield is one POST to RunPod), without it each read is passed on as it
-    comes (the HTTP face)."""
-    window_s = settings.stream_batch_window_ms / 1000.0 if batch_window else 0.0
-    client = EngineClient(info.base_url, settings, batch_window_s=window_s)
-    return Pipeline(info, client, ImagePipeline(settings),
+def make_pipeline(settings: Settings, info: EngineInfo, engine: Engine) -> Pipeline:
+    """The pipeline of a started engine, as both modes and the tests build it."""
+    return Pipeline(info, EngineClient(info.base_url, settings), ImagePipeline(settings),
                     VideoPipeline(settings), AudioPipeline(settings), lambda: engine.alive,
                     max_n=settings.max_n)
