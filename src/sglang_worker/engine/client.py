@@ -154,7 +154,7 @@ class EngineClient:
 
     async def stream(self, request: EngineRequest) -> AsyncIterator[list[bytes]]:
         async with self._open(request) as response, aclosing(batch_events(
-            response.content.readany,
+            response.content,
             window_s=self._settings.stream_batch_window_ms / 1000.0,
             max_bytes=self._settings.stream_max_yield_bytes,
         )) as batches:
