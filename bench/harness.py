@@ -128,6 +128,32 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _wait_for_ping(process: subprocess.Popen, url: str, what: str) -> None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the {what} exited during start-up"
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the {what} did not become ready in 600 s")
+
+
+def start_relay(engine_url: str) -> tuple[subprocess.Popen, str]:
+    """``bench/relay.py`` (a bare aiohttp hop) in front of ``engine_url``: the process and its
+    URL, once it answers. Stop it with SIGTERM."""
+    port = engine_port(0)
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "relay.py"), engine_url,
+                                str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    _wait_for_ping(process, url, "relay")
+    return process, url
+
+
 def start_lb_worker(env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
     """The worker as a load-balancing endpoint runs it (``python handler.py``,
     ``WORKER_MODE=lb``, its own SGLang server), with ``env`` added; returns the process, the
@@ -139,14 +165,5 @@ def start_lb_worker(env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
     process = subprocess.Popen([sys.executable, "handler.py"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the lb worker exited during start-up"
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                if response.status == 200:
-                    return process, url, f"http://127.0.0.1:{engine}"
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the lb worker did not become ready in 600 s")
+    _wait_for_ping(process, url, "lb worker")
+    return process, url, f"http://127.0.0.1:{engine}"
