@@ -88,7 +88,10 @@ async def batch_events(
         chunk = await source.readany()
         if not chunk:
             break
-        for batch in within(framer.feed(chunk), max_bytes):
+        events = framer.feed(chunk)
+        if not events:
+            continue  # half an event: no window opens until one is sent
+        for batch in within(events, max_bytes):
             yield batch
         while window_s > 0:
             window = asyncio.timeout(window_s)

@@ -105,6 +105,18 @@ async def test_first_event_is_yielded_at_once_even_with_a_long_window():
     await asyncio.wait_for(task, 1)
 
 
+async def test_a_first_event_split_across_reads_is_yielded_when_it_completes():
+    stream = engine_stream()
+    batches, task = await collect(stream, window_s=3600)
+    stream.feed_data(b"data: fir")
+    await settle()
+    stream.feed_data(b"st\n\n")
+    await settle()
+    assert batches == [[b"data: first\n\n"]]
+    stream.feed_eof()
+    await asyncio.wait_for(task, 1)
+
+
 async def test_events_inside_the_window_are_batched_and_flushed_when_it_closes():
     stream = engine_stream()
     batches, task = await collect(stream, window_s=0.05)
