@@ -12,9 +12,8 @@ Contract:
 - Before any of them: worker-vllm's variable names are read as this worker's
   (``engine.vllm_env``; the additions go into this process's environment before the settings
   are read, so the engine's environment has them too, and each one is logged), SIGTERM unwinds
-  like Ctrl-C
-  (so the engine is stopped on the way out; the SDK replaces this with its own graceful
-  drain, lb mode with its own), Pillow's bomb limit is set (``MAX_IMAGE_PIXELS``) and
+  like Ctrl-C (so the engine is stopped on the way out; the SDK replaces this with its own
+  graceful drain, lb mode with its own), Pillow's bomb limit is set (``MAX_IMAGE_PIXELS``) and
   logging goes to stderr at ``WORKER_LOG_LEVEL``.
 - Exit codes: 0 done, 1 job or engine failure, 2 bad usage or configuration (a start-up
   failure exits with its ``StartupError.exit_code``).

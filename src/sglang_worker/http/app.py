@@ -17,9 +17,8 @@ here):
   The first is written the moment it comes; later ones that arrive within
   ``STREAM_BATCH_WINDOW_MS`` go out in one write (measured: per-token writes cost the worker
   and the client CPU that a loaded machine takes from TTFT), and the final ``[DONE]`` in the
-  same write as the end of the body. A failure before
-  the first event is an HTTP error; after it, an in-band ``data: {"error": ...}`` event and the
-  end of the stream, without ``[DONE]``.
+  same write as the end of the body. A failure before the first event is an HTTP error; after
+  it, an in-band ``data: {"error": ...}`` event and the end of the stream, without ``[DONE]``.
 - Errors are OpenAI's error body at the error's HTTP status (Anthropic's on the Messages API
   routes), so the OpenAI and Anthropic SDKs raise their own exception classes. Anthropic's
   ``x-api-key`` and ``anthropic-version`` headers are accepted and ignored, like any header.
